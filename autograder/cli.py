@@ -1,0 +1,81 @@
+"""The instructor's commands. ``python -m autograder --help`` lists them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _build(args: argparse.Namespace) -> int:
+    from . import build
+
+    for rel in build.build():
+        print(f"wrote {rel}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from . import build
+
+    stale = build.drift()
+    if stale:
+        print("the committed student view differs from the master; run "
+              "`python -m autograder build`:\n  " + "\n  ".join(stale))
+        return 1
+    print("student view is up to date")
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from . import build
+
+    written = build.release(Path(args.dir))
+    print(f"student bundle: {len(written)} files in {args.dir}")
+    return 0
+
+
+def _solution(args: argparse.Namespace) -> int:
+    from . import build
+
+    written = build.solution(Path(args.dir))
+    print(f"solution submission: {len(written)} files in {args.dir}")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from .grading.batch import run_grade_command
+
+    return run_grade_command(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("build", help="regenerate the student view (assignment.ipynb, source/, "
+                   "figures/) from autograder/master").set_defaults(func=_build)
+    sub.add_parser("check", help="fail when the committed student view is stale"
+                   ).set_defaults(func=_check)
+    r = sub.add_parser("release", help="write the student bundle to DIR")
+    r.add_argument("dir")
+    r.set_defaults(func=_release)
+    s = sub.add_parser("solution", help="write a complete, correct submission to DIR")
+    s.add_argument("dir")
+    s.set_defaults(func=_solution)
+    g = sub.add_parser("grade", help="grade submission folders and print a table")
+    g.add_argument("submissions", nargs="+", metavar="SUB")
+    g.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
+    g.add_argument("--json", metavar="FILE", help="write all results as JSON")
+    g.add_argument("--csv", metavar="FILE", help="one row per submission, a column per test")
+    g.add_argument("--gradescope", metavar="DIR",
+                   help="write DIR/<submission>/results.json in Gradescope's format")
+    g.add_argument("--seed", type=int, default=None,
+                   help="seed of the random test inputs (default: fixed per assignment)")
+    g.add_argument("--timeout", type=float, default=None,
+                   help="seconds allowed per test (default 20)")
+    g.set_defaults(func=_grade)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)

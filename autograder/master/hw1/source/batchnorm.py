@@ -1,0 +1,142 @@
+"""Batch normalization for fully connected (N, D) and convolutional (N, C, H, W) inputs.
+
+Conventions shared by every function here (they follow the CS231n course, not torch):
+
+- ``bn_param`` is a dict with the keys
+  - ``mode``: ``'train'`` or ``'test'`` (required; any other value is a ValueError);
+  - ``eps``: added to the variance inside the square root (default 1e-5);
+  - ``momentum``: weight of the old running value (default 0.9);
+  - ``running_mean``, ``running_var``: one value per feature/channel; when absent they
+    start as zeros with the dtype and device of x.
+- In train mode the batch mean and the *biased* batch variance (divide by the number of
+  values, not that number minus one) normalize x, and then, for both mean and variance,
+  ``running = momentum * running + (1 - momentum) * batch_stat`` is written back into
+  ``bn_param``. In test mode the running statistics normalize x and are left alone.
+- ``out = gamma * x_hat + beta``.
+- Outputs have the dtype and device of x; x, gamma, beta and dout are never modified;
+  ``cache`` can be anything your backward needs.
+- Forbidden: torch.nn.functional.batch_norm, torch.batch_norm, nn.BatchNorm*, and
+  torch.autograd (or .backward()) inside the backward functions.
+"""
+
+import torch
+
+
+def batchnorm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
+                      bn_param: dict) -> tuple[torch.Tensor, object]:
+    """Forward pass of batch normalization for inputs of shape (N, D).
+
+    Inputs:
+    - x: data of shape (N, D).
+    - gamma: scale of shape (D,).
+    - beta: shift of shape (D,).
+    - bn_param: dict as described at the top of this file; updated in place in train mode.
+
+    Returns a tuple of:
+    - out: shape (N, D), same dtype and device as x.
+    - cache: whatever batchnorm_backward needs.
+    """
+    ### BEGIN SOLUTION
+    mode = bn_param.get("mode")
+    if mode not in ("train", "test"):
+        raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    # Statistics are per channel (dim 1) and pool every other dim, so this body also
+    # serves (N, C, H, W) inputs: see spatial_batchnorm_forward.
+    dims = tuple(d for d in range(x.dim()) if d != 1)
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    zeros = torch.zeros(x.shape[1], dtype=x.dtype, device=x.device)
+    running_mean = bn_param.get("running_mean", zeros)
+    running_var = bn_param.get("running_var", zeros)
+
+    if mode == "train":
+        var, mean = torch.var_mean(x, dim=dims, correction=0)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+    else:
+        mean, var = running_mean, running_var
+    inv_std = torch.rsqrt(var + eps)
+    # out = gamma * (x - mean) * inv_std + beta, folded into one multiply-add per element.
+    scale = gamma * inv_std
+    out = torch.addcmul((beta - mean * scale).view(shape), x, scale.view(shape))
+    cache = (x, mean, inv_std, gamma, mode, dims, shape)
+    return out, cache
+    ### END SOLUTION
+
+
+def batchnorm_backward(dout: torch.Tensor, cache: object
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Backward pass of batch normalization for inputs of shape (N, D).
+
+    Inputs:
+    - dout: upstream gradient of shape (N, D).
+    - cache: what batchnorm_forward returned.
+
+    Returns a tuple of:
+    - dx: gradient with respect to x, shape (N, D).
+    - dgamma: gradient with respect to gamma, shape (D,).
+    - dbeta: gradient with respect to beta, shape (D,).
+    """
+    ### BEGIN SOLUTION
+    x, mean, inv_std, gamma, mode, dims, shape = cache
+    count = x.numel() // x.shape[1]
+    dbeta = dout.sum(dim=dims)
+    # sum of dout * (x - mean), without building x - mean.
+    dout_xc = (dout * x).sum(dim=dims) - mean * dbeta
+    dgamma = dout_xc * inv_std
+    k_dout = gamma * inv_std
+    if mode == "test":
+        # The running statistics are constants, so only the affine map remains.
+        return dout * k_dout.view(shape), dgamma, dbeta
+    # Train mode: the batch mean and variance depend on x too. The chain rule gives
+    # dx = k_dout * (dout - mean(dout) - x_hat * mean(dout * x_hat)),
+    # written here as one per-channel affine function of dout and x.
+    k_x = -k_dout * inv_std * inv_std * dout_xc / count
+    k_0 = -k_dout * dbeta / count - mean * k_x
+    dx = torch.addcmul(k_0.view(shape), x, k_x.view(shape)).addcmul_(dout, k_dout.view(shape))
+    return dx, dgamma, dbeta
+    ### END SOLUTION
+
+
+def spatial_batchnorm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
+                              bn_param: dict) -> tuple[torch.Tensor, object]:
+    """Forward pass of spatial batch normalization for inputs of shape (N, C, H, W).
+
+    Each channel has one mean and one variance, taken over the batch and over every
+    spatial position (N * H * W values), so a channel is normalized the same way
+    wherever it appears in the image.
+
+    Inputs:
+    - x: data of shape (N, C, H, W).
+    - gamma: scale of shape (C,).
+    - beta: shift of shape (C,).
+    - bn_param: dict as described at the top of this file; updated in place in train mode.
+
+    Returns a tuple of:
+    - out: shape (N, C, H, W), same dtype and device as x.
+    - cache: whatever spatial_batchnorm_backward needs.
+
+    Hint: batchnorm_forward above already does the work for (N, D) data.
+    """
+    ### BEGIN SOLUTION
+    return batchnorm_forward(x, gamma, beta, bn_param)
+    ### END SOLUTION
+
+
+def spatial_batchnorm_backward(dout: torch.Tensor, cache: object
+                               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Backward pass of spatial batch normalization.
+
+    Inputs:
+    - dout: upstream gradient of shape (N, C, H, W).
+    - cache: what spatial_batchnorm_forward returned.
+
+    Returns a tuple of:
+    - dx: gradient with respect to x, shape (N, C, H, W).
+    - dgamma: gradient with respect to gamma, shape (C,).
+    - dbeta: gradient with respect to beta, shape (C,).
+    """
+    ### BEGIN SOLUTION
+    return batchnorm_backward(dout, cache)
+    ### END SOLUTION

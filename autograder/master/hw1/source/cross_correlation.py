@@ -1,0 +1,36 @@
+"""2-D cross-correlation, the operation that deep-learning libraries call "convolution"."""
+
+import torch
+
+
+def cross_corr_2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Valid-mode 2-D cross-correlation of X with the kernel K.
+
+    The kernel is slid over X without flipping it, without padding and with stride 1:
+
+        Y[i, j] = sum over a, b of X[i + a, j + b] * K[a, b]
+
+    Inputs:
+    - X: tensor of shape (H, W).
+    - K: tensor of shape (kh, kw), with kh <= H and kw <= W.
+
+    Returns:
+    - Y: tensor of shape (H - kh + 1, W - kw + 1), with the dtype and device of X.
+
+    X and K must not be modified. Library convolutions and correlations
+    (torch.nn.functional.conv*, torch.conv*, scipy.signal, numpy.convolve, ...) are not
+    allowed: the point is to write the sliding window yourself.
+    """
+    ### BEGIN SOLUTION
+    kh, kw = K.shape
+    out_h, out_w = X.shape[0] - kh + 1, X.shape[1] - kw + 1
+    K = K.to(X.dtype)
+    # One multiply-add of a whole shifted window per kernel tap: kh * kw vectorized
+    # operations instead of a Python loop over every output pixel.
+    Y = X[:out_h, :out_w] * K[0, 0]
+    for a in range(kh):
+        for b in range(kw):
+            if a or b:
+                Y.addcmul_(X[a:a + out_h, b:b + out_w], K[a, b])
+    return Y
+    ### END SOLUTION

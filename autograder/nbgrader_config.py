@@ -1,0 +1,43 @@
+"""nbgrader configuration of the course root ``autograder/``.
+
+Run nbgrader from this folder: ``cd autograder && nbgrader generate_assignment hw1``.
+nbgrader's folder of instructor originals is called ``master/`` here, so that it is not
+confused with ``source/``, the students' package at the top of the repository.
+"""
+
+import sys
+from pathlib import Path
+
+# nbgrader imports the hooks below by name: make the repository root importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+c = get_config()  # noqa: F821 -- provided by nbgrader when it loads this file
+
+c.CourseDirectory.course_id = "deep-learning-embedded"
+c.CourseDirectory.source_directory = "master"
+c.CourseDirectory.db_assignments = [{"name": "hw1"}]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+
+# The only solution region in the notebook is the (e) answer cell: its stub keeps the
+# template dict above the region and must not raise.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE"}
+
+# The students' own implementations are graded, never the master copies.
+c.Autograde.exclude_overwriting = {
+    "hw1": ["source/__init__.py", "source/cross_correlation.py", "source/batchnorm.py",
+            "source/gradcheck.py"],
+}
+
+# The master source/*.py hold solution regions: strip them from nbgrader's release folder
+# exactly as `python -m autograder release` does.
+c.GenerateAssignment.post_convert_hook = "autograder.nbgrader_plugin.strip_release"
+
+# Autograded scores come from the isolated grader, never from a kernel that ran student
+# code: no Execute step; IsolatedGrade fills the grade cells with the isolated results.
+c.Autograde.autograde_preprocessors = [
+    "autograder.nbgrader_plugin.IsolatedGrade",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
