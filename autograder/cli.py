@@ -42,10 +42,30 @@ def _solution(args: argparse.Namespace) -> int:
     return 0
 
 
+def _figures(args: argparse.Namespace) -> int:
+    from . import figures
+
+    for path in figures.make_all():
+        print(f"wrote {path.relative_to(figures.MASTER.parents[2])}")
+    return 0
+
+
 def _grade(args: argparse.Namespace) -> int:
     from .grading.batch import run_grade_command
 
     return run_grade_command(args)
+
+
+def _gradescope_bundle(args: argparse.Namespace) -> int:
+    from .grading.gradescope_bundle import write_bundle
+
+    try:
+        path = write_bundle(Path(args.zip))
+    except FileNotFoundError as err:
+        print(f"cannot build the Gradescope autograder: {err}")
+        return 1
+    print(f"Gradescope autograder: {path}")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -55,6 +75,8 @@ def parser() -> argparse.ArgumentParser:
                    "figures/) from autograder/master").set_defaults(func=_build)
     sub.add_parser("check", help="fail when the committed student view is stale"
                    ).set_defaults(func=_check)
+    sub.add_parser("figures", help="regenerate the warm-up figures (then run build)"
+                   ).set_defaults(func=_figures)
     r = sub.add_parser("release", help="write the student bundle to DIR")
     r.add_argument("dir")
     r.set_defaults(func=_release)
@@ -73,6 +95,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout", type=float, default=None,
                    help="seconds allowed per test (default 20)")
     g.set_defaults(func=_grade)
+    z = sub.add_parser("gradescope-bundle", help="write the Gradescope autograder zip to ZIP")
+    z.add_argument("zip", metavar="ZIP")
+    z.set_defaults(func=_gradescope_bundle)
     return p
 
 

@@ -1,0 +1,530 @@
+"""Every view of the grader's results: terminal table, JSON, CSV, Gradescope, feedback, report.
+
+All of them read the same plain result dicts (one per submission, the shape of an entry of
+SPEC.md's ``--json`` output, possibly with extra keys such as ``seed`` and ``elapsed_s``) and
+nothing else: no view ever opens a hidden test or the student's code, so nothing here can leak
+either.  Columns and test order come from :mod:`autograder.points`.
+
+Files are written atomically: a half-written grade sheet must never replace a good one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import secrets
+import statistics
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import cache
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import jsonschema
+
+from .. import points
+
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+
+#: Keys of one SPEC.md submission entry, in SPEC's order; anything else stays internal.
+SPEC_KEYS = ("submission", "score", "max_score", "sections", "tests", "flags")
+SPEC_TEST_KEYS = ("name", "section", "score", "max_score", "status", "output")
+
+#: Tests whose inputs the students already have (the notebook shows the worked example), so
+#: Gradescope may show them right away; every other test waits until grades are published.
+VISIBLE_TESTS = frozenset({"cc_worked_example"})
+HIDDEN_VISIBILITY = "after_published"
+
+NAME_WIDTH = 24
+T = TypeVar("T")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _num(x: float) -> str:
+    """Points as people write them: 15, 2.5, 0.25 (never 15.000000000000002)."""
+    return format(round(float(x), 4), "g")
+
+
+def _sections() -> list[str]:
+    return [s.key for s in points.SECTIONS]
+
+
+def _manual_total() -> float:
+    return float(sum(points.MANUAL.values()))
+
+
+def _tests_by_name(result: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in result.get("tests", [])}
+
+
+def _auto_max(section: dict) -> float:
+    """Points of a section that the autograder can give (hand-graded ones left out)."""
+    return float(section["max_score"]) - float(section.get("manual_pending", 0.0))
+
+
+def _shorten(name: str, width: int = NAME_WIDTH) -> str:
+    """Cut a long name in the middle, so that both the start and the distinctive end
+    (``..._v2``, ``..._late``) stay readable."""
+    if len(name) <= width:
+        return name
+    keep = width - 3
+    head = (keep + 1) // 2
+    return name[:head] + "..." + name[len(name) - (keep - head):]
+
+
+def _safe_name(name: str) -> str:
+    """A submission name usable as one path component (names are folder basenames, but a
+    report must not write outside its folder whatever it is given)."""
+    base = Path(str(name)).name
+    if base in ("", ".", ".."):
+        raise ValueError(f"submission name {name!r} cannot be used as a file name")
+    return base
+
+
+def spec_entry(result: dict) -> dict:
+    """The part of a result that SPEC.md's JSON carries, keys in SPEC's order."""
+    entry = {k: result[k] for k in SPEC_KEYS}
+    entry["sections"] = {k: dict(v) for k, v in result["sections"].items()}
+    entry["tests"] = [{k: t[k] for k in SPEC_TEST_KEYS} for t in result["tests"]]
+    entry["flags"] = list(result["flags"])
+    return entry
+
+
+# ----------------------------------------------------------------------------- schemas
+
+@cache
+def _schema(name: str) -> dict:
+    stem = name.removesuffix(".json").removesuffix(".schema")
+    path = SCHEMAS / f"{stem}.schema.json"
+    if not path.is_file():
+        known = sorted(p.name.split(".")[0] for p in SCHEMAS.glob("*.schema.json"))
+        raise ValueError(f"no schema {name!r}; known: {', '.join(known)}")
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def validate(obj: Any, schema_name: str) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``obj`` follows the named schema
+    (``"grade"`` for SPEC's ``--json`` output, ``"gradescope"`` for a results.json)."""
+    jsonschema.validate(obj, _schema(schema_name), cls=jsonschema.Draft202012Validator)
+
+
+# ----------------------------------------------------------------------------- atomic files
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], None],
+                 newline: str | None = None, binary: bool = False) -> Path:
+    """Call ``write(f)`` on a temporary file next to ``path``, flush it to disk, then
+    rename it over ``path``.  If ``write`` raises, the old file is left as it was and the
+    temporary file is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # os.open applies the umask, so the new file gets ordinary permissions (not mkstemp's 0600).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        f: IO[Any]
+        with (open(fd, "wb") if binary else
+              open(fd, "w", encoding="utf-8", newline=newline)) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable where the platform allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _dump_json(obj: Any) -> Callable[[IO[str]], None]:
+    def write(f: IO[str]) -> None:
+        json.dump(obj, f, indent=2, allow_nan=False)
+        f.write("\n")
+    return write
+
+
+# ----------------------------------------------------------------------------- table
+
+def format_table(results: Sequence[dict]) -> str:
+    """A fixed-width table for the terminal: a row per submission, a footer with the
+    class mean and median."""
+    keys = _sections()
+    header = ["submission", "total", *keys, "flags"]
+    if not results:
+        return "no submissions graded"
+
+    rows = []
+    pending = False
+    for r in results:
+        cells = [_shorten(str(r["submission"])), f"{_num(r['score'])}/{_num(r['max_score'])}"]
+        for k in keys:
+            sec = r["sections"][k]
+            mark = ""
+            if sec.get("manual_pending", 0):
+                mark, pending = "*", True
+            cells.append(f"{_num(sec['score'])}/{_num(sec['max_score'])}{mark}")
+        cells.append(str(len(r["flags"])))
+        rows.append(cells)
+
+    def column(values: list[float]) -> tuple[str, str]:
+        return _num(statistics.mean(values)), _num(statistics.median(values))
+
+    stats = [column([float(r["score"]) for r in results])]
+    stats += [column([float(r["sections"][k]["score"]) for r in results]) for k in keys]
+    stats.append(column([float(len(r["flags"])) for r in results]))
+    mean_row = [f"mean (n={len(results)})", *(m for m, _ in stats)]
+    median_row = ["median", *(m for _, m in stats)]
+
+    table = [header, *rows, mean_row, median_row]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [line(header), rule, *(line(r) for r in rows), rule, line(mean_row),
+           line(median_row)]
+    if pending:
+        out.append(f"* includes {_num(_manual_total())} hand-graded warm-up points not "
+                   "given yet (the score counts autograded points only)")
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------- JSON / CSV
+
+def write_json(results: Sequence[dict], path: str | os.PathLike) -> Path:
+    """``{"submissions": [...]}`` exactly as SPEC.md, checked against its schema."""
+    payload = {"submissions": [spec_entry(r) for r in results]}
+    validate(payload, "grade")
+    return atomic_write(path, _dump_json(payload))
+
+
+def csv_header() -> list[str]:
+    cols = ["submission", "score"]
+    for k in _sections():
+        cols.append(k)
+        if k == "warmup":
+            cols.append("warmup_manual_pending")
+    return [*cols, *points.TESTS, "flags"]
+
+
+def _csv_text(value: str) -> str:
+    """Keep a spreadsheet from running a name or message as a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _csv_rows(results: Sequence[dict]) -> Iterator[list[str]]:
+    keys = _sections()
+    max_row = ["MAX", _num(points.total_max())]
+    for k in keys:
+        max_row.append(_num(points.section_max(k)))
+        if k == "warmup":
+            max_row.append(_num(_manual_total()))
+    yield [*max_row, *(_num(p) for _, p in points.TESTS.values()), ""]
+
+    for r in results:
+        row = [_csv_text(str(r["submission"])), _num(r["score"])]
+        for k in keys:
+            sec = r["sections"][k]
+            row.append(_num(sec["score"]))
+            if k == "warmup":
+                row.append(_num(sec.get("manual_pending", 0.0)))
+        tests = _tests_by_name(r)
+        row += [_num(tests[n]["score"]) if n in tests else "" for n in points.TESTS]
+        row.append(_csv_text("; ".join(r["flags"])))
+        yield row
+
+
+def write_csv(results: Sequence[dict], path: str | os.PathLike) -> Path:
+    """A row per submission after a ``MAX`` row; a column per section and per test."""
+    def write(f: IO[str]) -> None:
+        w = csv.writer(f)
+        w.writerow(csv_header())
+        w.writerows(_csv_rows(results))
+    return atomic_write(path, write, newline="")
+
+
+# ----------------------------------------------------------------------------- Gradescope
+
+def _pending_note(result: dict) -> str:
+    pending = float(result["sections"].get("warmup", {}).get("manual_pending", 0.0))
+    if not pending:
+        return ""
+    return (f"The {_num(pending)} points of the hand-graded warm-up answers are not "
+            "included yet; they are added after grading by hand.")
+
+
+def gradescope_results(result: dict) -> dict:
+    """One submission in Gradescope's results.json format.
+
+    Per-test results (except tests on inputs the students already have) show only after
+    the grades are published; a visible summary tells the student the submission was
+    graded and lists what looked wrong (flags) so that it can be fixed and resubmitted.
+    """
+    tests = []
+    for i, t in enumerate(result["tests"], start=1):
+        tests.append({
+            "name": t["name"],
+            "number": str(i),
+            "score": float(t["score"]),
+            "max_score": float(t["max_score"]),
+            "status": "passed" if t["status"] == "passed" else "failed",
+            "output": t["output"],
+            "tags": [t["section"]],
+            "visibility": "visible" if t["name"] in VISIBLE_TESTS else HIDDEN_VISIBILITY,
+        })
+
+    hidden = sum(1 for t in tests if t["visibility"] != "visible")
+    summary = [f"Your submission was graded: {len(tests)} autograded tests ran."]
+    if hidden:
+        summary.append(f"The results of {hidden} hidden tests are shown when the grades "
+                       "are published.")
+    if result["flags"]:
+        summary.append("The grader noticed problems that may cost points:")
+        summary += [f"- {flag}" for flag in result["flags"]]
+    else:
+        summary.append("The grader noticed no problems (no forbidden calls, no timeouts).")
+    note = _pending_note(result)
+    if note:
+        summary.append(note)
+    tests.insert(0, {"name": "Summary", "status": "passed" if not result["flags"] else "failed",
+                     "output": "\n".join(summary), "visibility": "visible"})
+
+    output = ("Flags:\n" + "\n".join(f"- {f}" for f in result["flags"])
+              if result["flags"] else "No flags.")
+    if note:
+        output += "\n" + note
+    out: dict[str, Any] = {
+        "score": float(result["score"]),
+        "output": output,
+        "output_format": "text",
+        "test_output_format": "text",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {"max_score": float(result["max_score"]),
+                       "sections": result["sections"]},
+    }
+    if result.get("elapsed_s") is not None:
+        out["execution_time"] = round(float(result["elapsed_s"]), 3)
+    if result.get("seed") is not None:
+        out["extra_data"]["seed"] = result["seed"]
+    return out
+
+
+def write_gradescope(results: Sequence[dict], folder: str | os.PathLike) -> list[Path]:
+    """``folder/<submission>/results.json`` for each submission."""
+    written = []
+    for r in results:
+        payload = gradescope_results(r)
+        validate(payload, "gradescope")
+        target = Path(folder) / _safe_name(r["submission"]) / "results.json"
+        written.append(atomic_write(target, _dump_json(payload)))
+    return written
+
+
+# ----------------------------------------------------------------------------- feedback
+
+def _fenced(text: str) -> str:
+    """``text`` verbatim in a code fence longer than any backtick run inside it."""
+    run = longest = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text.rstrip()}\n{fence}"
+
+
+def feedback_markdown(result: dict) -> str:
+    """A student's feedback, made from the result dict alone."""
+    titles = {s.key: s.title for s in points.SECTIONS}
+    lines = [f"# Feedback for {result['submission']}", ""]
+    lines.append(f"**Autograded score: {_num(result['score'])} / {_num(result['max_score'])}**")
+    note = _pending_note(result)
+    if note:
+        lines += ["", note]
+    lines += ["", "## Sections", "", "| section | score | max | hand-graded, pending |",
+              "|---|---:|---:|---:|"]
+    for k in _sections():
+        sec = result["sections"][k]
+        lines.append(f"| {titles[k]} | {_num(sec['score'])} | {_num(sec['max_score'])} | "
+                     f"{_num(sec.get('manual_pending', 0.0))} |")
+
+    lines += ["", "## Tests"]
+    for k in _sections():
+        tests = [t for t in result["tests"] if t["section"] == k]
+        if not tests:
+            continue
+        lines += ["", f"### {titles[k]}"]
+        for t in tests:
+            mark = "passed" if t["status"] == "passed" else "FAILED"
+            lines += ["", (f"- `{t['name']}` ({mark}): {_num(t['score'])} / "
+                      f"{_num(t['max_score'])} points"), ""]
+            message = t["output"].strip() or "(no message)"
+            lines += ["  " + ln if ln else "" for ln in _fenced(message).splitlines()]
+
+    lines += ["", "## Flags", ""]
+    if result["flags"]:
+        lines += [f"- {f}" for f in result["flags"]]
+    else:
+        lines.append("None: no forbidden calls, timeouts or tampering were found.")
+    lines += ["", "## Hand-graded questions", "",
+              ("The warm-up questions other than (e) are graded by hand; those points come "
+              "later and are not part of the score above."), ""]
+    return "\n".join(lines)
+
+
+def write_feedback(results: Sequence[dict], folder: str | os.PathLike) -> list[Path]:
+    """``folder/<submission>-feedback.md`` for each submission."""
+    written = []
+    for r in results:
+        text = feedback_markdown(r)
+        target = Path(folder) / f"{_safe_name(r['submission'])}-feedback.md"
+        written.append(atomic_write(target, lambda f, text=text: f.write(text)))
+    return written
+
+
+# ----------------------------------------------------------------------------- instructor report
+
+def failed_counts(results: Sequence[dict]) -> list[tuple[str, int]]:
+    """(test, submissions that failed it), most failed first; ties in the points table's
+    order; tests nobody failed are left out."""
+    order = {name: i for i, name in enumerate(points.TESTS)}
+    counts: dict[str, int] = {}
+    for r in results:
+        for t in r["tests"]:
+            if t["status"] != "passed":
+                counts[t["name"]] = counts.get(t["name"], 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], order.get(kv[0], len(order)), kv[0]))
+
+
+def _stats_row(label: str, values: list[float], top: float) -> str:
+    if not values:
+        return f"| {label} | {_num(top)} | - | - | - | - | - |"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return (f"| {label} | {_num(top)} | {_num(statistics.mean(values))} | "
+            f"{_num(statistics.median(values))} | {_num(sd)} | {_num(min(values))} | "
+            f"{_num(max(values))} |")
+
+
+def report_markdown(results: Sequence[dict], image_name: str | None = None) -> str:
+    n = len(results)
+    lines = ["# Grading report", "", f"{n} submissions graded.", "", "## Scores", "",
+             "| | max | mean | median | std | min | max seen |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines.append(_stats_row("total (autograded)", [float(r["score"]) for r in results],
+                            points.total_max() - _manual_total()))
+    for k in _sections():
+        lines.append(_stats_row(k, [float(r["sections"][k]["score"]) for r in results],
+                                points.section_auto_max(k)))
+    if _manual_total():
+        lines += ["", (f"Maxima are autograded points; {_num(_manual_total())} warm-up points "
+                  "are graded by hand and are not included.")]
+    if image_name:
+        lines += ["", f"![score histograms]({image_name})"]
+
+    lines += ["", "## Most-failed tests", ""]
+    failed = failed_counts(results)
+    if failed:
+        lines += ["| test | section | points | failed by | share |", "|---|---|---:|---:|---:|"]
+        for name, count in failed:
+            section, pts = points.TESTS.get(name, ("?", 0.0))
+            lines.append(f"| `{name}` | {section} | {_num(pts)} | {count} | "
+                         f"{100 * count / n:.0f}% |")
+    else:
+        lines.append("Every submission passed every test.")
+
+    lines += ["", "## Flagged submissions", ""]
+    flagged = [r for r in results if r["flags"]]
+    if flagged:
+        for r in flagged:
+            lines.append(f"- **{r['submission']}** ({_num(r['score'])} points)")
+            lines += [f"  - {f}" for f in r["flags"]]
+    else:
+        lines.append("None.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _histograms(results: Sequence[dict]) -> bytes:
+    # The Agg canvas directly, not pyplot: no global backend switch, no display needed.
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels: list[tuple[str, list[float], float]] = []
+    keys = _sections()
+    for k in keys:
+        top = max((_auto_max(r["sections"][k]) for r in results),
+                  default=points.section_auto_max(k))
+        panels.append((k, [float(r["sections"][k]["score"]) for r in results], top))
+    total_top = max((sum(_auto_max(r["sections"][k]) for k in keys) for r in results),
+                    default=points.total_max() - _manual_total())
+    panels.append(("total", [float(r["score"]) for r in results], total_top))
+
+    cols = 2
+    rows = (len(panels) + cols - 1) // cols
+    fig = Figure(figsize=(5 * cols, 3.2 * rows), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, (label, values, top) in zip(axes, panels, strict=False):
+        top = top or 1.0
+        ax.hist(values, bins=np.linspace(0.0, top, 11), color="tab:blue", edgecolor="white")
+        mean = statistics.mean(values) if values else 0.0
+        ax.axvline(mean, color="tab:red", linestyle="--", label=f"mean {_num(mean)}")
+        ax.set_title(f"{label} (out of {_num(top)} autograded)")
+        ax.set_xlabel("points")
+        ax.set_ylabel("submissions")
+        ax.set_xlim(0.0, top)
+        ax.legend(loc="upper left")
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Score distribution, {len(results)} submissions")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def write_report(results: Sequence[dict], folder: str | os.PathLike,
+                 stem: str) -> tuple[Path, Path]:
+    """``<stem>-report.md`` and ``<stem>-histograms.png`` in ``folder``."""
+    folder = Path(folder)
+    png_name = f"{stem}-histograms.png"
+    png = _histograms(results)
+    text = report_markdown(results, image_name=png_name)
+    image = atomic_write(folder / png_name, lambda f: f.write(png), binary=True)
+    report = atomic_write(folder / f"{stem}-report.md", lambda f: f.write(text))
+    return report, image
+
+
+# ----------------------------------------------------------------------------- progress
+
+def progress(iterable: Iterable[T], total: int | None = None, enabled: bool | None = None,
+             desc: str = "grading") -> Iterable[T]:
+    """A tqdm bar on stderr.  ``enabled=None`` shows it only when stderr is a terminal;
+    ``True`` forces it, ``False`` turns it off."""
+    from tqdm import tqdm
+
+    if enabled is None:
+        isatty = getattr(sys.stderr, "isatty", None)
+        enabled = bool(isatty and isatty())
+    return tqdm(iterable, total=total, file=sys.stderr, disable=not enabled, desc=desc,
+                unit="sub", dynamic_ncols=True)
