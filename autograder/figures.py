@@ -1,0 +1,198 @@
+"""The figures of the warm-up, made by code: ``python -m autograder figures``.
+
+- (e) ``warmup_e_learning_rates.png``: four real training runs of a small network that
+  differ only in the learning rate, in the shuffled panel order of ``warmup.PANEL_LABELS``;
+- (f) ``warmup_f_activation.png``: the Leaky ReLU, unnamed (the student names it);
+- (h) ``answer_figures/h_networks.png``: depth, size and ImageNet error of four classic
+  networks, for the model answer only (it is not shipped to students).
+
+Everything is seeded and runs single-threaded on the CPU, so the same library versions
+give the same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+
+from .build import MASTER
+from .warmup import LEARNING_RATES, PANEL_LABELS
+
+FIGURES = MASTER / "figures"
+ANSWER_FIGURES = Path(__file__).resolve().parent / "answer_figures"
+DPI = 100
+# No "Software" entry: the PNG then holds nothing that changes between runs.
+PNG_METADATA = {"Software": None}
+
+DATA_SEED = 0
+TRAIN_SEED = 1
+EPOCHS = 60
+BATCH = 30
+HIDDEN = 64
+# Top of the shared loss axis of (e), as a multiple of the loss before training.
+Y_TOP = 1.6
+
+
+def spiral_data(points_per_class: int = 200, classes: int = 3,
+                seed: int = DATA_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+    """Interleaved noisy spirals in 2-D: a classic task that a linear model cannot solve."""
+    gen = torch.Generator().manual_seed(seed)
+    xs, ys = [], []
+    for c in range(classes):
+        radius = torch.linspace(0.05, 1.0, points_per_class)
+        angle = (torch.linspace(4.0 * c, 4.0 * (c + 1), points_per_class)
+                 + 0.25 * torch.randn(points_per_class, generator=gen))
+        xs.append(torch.stack([radius * torch.sin(angle), radius * torch.cos(angle)], dim=1))
+        ys.append(torch.full((points_per_class,), c))
+    return torch.cat(xs), torch.cat(ys)
+
+
+def train_run(lr: float, epochs: int = EPOCHS, seed: int = TRAIN_SEED) -> list[float]:
+    """Train a 2-layer MLP with plain minibatch SGD; mean training loss per epoch.
+
+    Entry 0 is the loss before any step. Every run starts from the same weights and sees
+    the same minibatches, so the learning rate is the only difference between runs.
+    A loss that overflows is recorded as inf.
+    """
+    x, y = spiral_data()
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(2, HIDDEN), torch.nn.ReLU(),
+                              torch.nn.Linear(HIDDEN, int(y.max()) + 1))
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    order = torch.Generator().manual_seed(seed)
+    loss_fn = torch.nn.functional.cross_entropy
+    with torch.no_grad():
+        curve = [loss_fn(net(x), y).item()]
+    for _ in range(epochs):
+        perm = torch.randperm(len(x), generator=order)
+        total, steps = 0.0, 0
+        for start in range(0, len(x), BATCH):
+            idx = perm[start:start + BATCH]
+            loss = loss_fn(net(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            steps += 1
+        mean = total / steps
+        curve.append(mean if math.isfinite(mean) else math.inf)
+    return curve
+
+
+def learning_rate_curves() -> dict[str, list[float]]:
+    """Label -> per-epoch training loss of the run at LEARNING_RATES[label]."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the same sums in the same order every time
+    try:
+        return {label: train_run(lr) for label, lr in LEARNING_RATES.items()}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, metadata=PNG_METADATA)
+    return path
+
+
+def figure_e(path: Path = FIGURES / "warmup_e_learning_rates.png",
+             curves: dict[str, list[float]] | None = None) -> Path:
+    """Four panels A-D, one run each, in the order of PANEL_LABELS; titles are letters only."""
+    curves = curves if curves is not None else learning_rate_curves()
+    start = curves[PANEL_LABELS["A"]][0]
+    top = Y_TOP * start
+    fig = Figure(figsize=(8, 5.5))
+    axes = fig.subplots(2, 2, sharex=True, sharey=True)
+    for ax, panel in zip(axes.flat, sorted(PANEL_LABELS)):
+        loss = curves[PANEL_LABELS[panel]]
+        # Values above the axis (or inf) are drawn along the top edge and the first one is
+        # marked, so a curve that blows up stays visible instead of vanishing.
+        shown = [min(v, 0.98 * top) for v in loss]
+        ax.plot(range(len(loss)), shown, color="tab:blue", linewidth=1.8)
+        off = [i for i, v in enumerate(loss) if v > top]
+        if off:
+            ax.annotate("loss off the scale", xy=(off[0], top), xytext=(12, -22),
+                        textcoords="offset points", color="tab:red", fontsize=9,
+                        arrowprops={"arrowstyle": "->", "color": "tab:red"})
+        ax.set_title(panel, fontsize=13, fontweight="bold")
+        ax.set_ylim(0, top)
+        ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("training loss")
+    fig.suptitle("Training loss of the same network at four learning rates")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def figure_f(path: Path = FIGURES / "warmup_f_activation.png", slope: float = 0.1) -> Path:
+    """The Leaky ReLU max(slope * x, x), with a slope large enough to see."""
+    x = torch.linspace(-4, 4, 401)
+    y = torch.where(x > 0, x, slope * x)
+    fig = Figure(figsize=(5, 4))
+    ax = fig.subplots()
+    ax.axhline(0, color="0.6", linewidth=0.8)
+    ax.axvline(0, color="0.6", linewidth=0.8)
+    ax.plot(x.tolist(), y.tolist(), color="tab:purple", linewidth=2.2)
+    ax.set_xlabel("x")
+    ax.set_ylabel("f(x)")
+    ax.set_xlim(-4, 4)
+    ax.set_ylim(-1.5, 4)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+#: Numbers of the (h) figure: name -> (layers with weights, parameters in millions,
+#: ImageNet top-5 error in % of the network's ILSVRC entry on the test set).
+NETWORKS = {
+    "AlexNet\n(2012)": (8, 60.0, 15.3),
+    "VGG-16\n(2014)": (16, 138.0, 7.3),
+    "GoogLeNet\n(2014)": (22, 6.8, 6.67),
+    "ResNet-152\n(2015)": (152, 60.2, 3.57),
+}
+
+H_SOURCES = (
+    "Depth = layers with weights. Top-5 error: each network's ILSVRC entry on the test set, "
+    "as reported in its paper\n"
+    "(AlexNet: 7-CNN ensemble, ILSVRC-2012; VGG: ILSVRC-2014 submission; GoogLeNet: "
+    "7-model ensemble; ResNet: ensemble, ILSVRC-2015).\n"
+    "Parameters: AlexNet ~60M and VGG-16 138M from their papers; GoogLeNet ~6.8M (the paper: "
+    "12x fewer than AlexNet); ResNet-152 60.2M (torchvision)."
+)
+
+
+def figure_h(path: Path = ANSWER_FIGURES / "h_networks.png") -> Path:
+    """Depth, parameters and top-5 error of AlexNet, VGG-16, GoogLeNet and ResNet-152."""
+    names = list(NETWORKS)
+    colors = ["tab:gray", "tab:orange", "tab:green", "tab:blue"]
+    fig = Figure(figsize=(11, 4.4))
+    axes = fig.subplots(1, 3)
+    panels = [("depth (layers with weights)", "{:.0f}", True),
+              ("parameters (millions)", "{:g}M", False),
+              ("ImageNet top-5 error (%)", "{:g}%", False)]
+    for k, (ax, (title, fmt, log)) in enumerate(zip(axes, panels)):
+        values = [NETWORKS[n][k] for n in names]
+        bars = ax.bar(range(len(names)), values, color=colors)
+        ax.bar_label(bars, labels=[fmt.format(v) for v in values], fontsize=9)
+        ax.set_xticks(range(len(names)), names, fontsize=8.5)
+        ax.set_title(title, fontsize=11)
+        if log:
+            ax.set_yscale("log")
+            ax.set_ylim(5, 400)
+        else:
+            ax.set_ylim(0, max(values) * 1.18)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("Four landmark ImageNet networks: deeper, not necessarily bigger")
+    fig.text(0.01, 0.01, H_SOURCES, fontsize=7.5, va="bottom", ha="left")
+    fig.tight_layout(rect=(0, 0.15, 1, 1))
+    return _save(fig, path)
+
+
+def make_all() -> list[Path]:
+    """Write every figure; returns their paths."""
+    return [figure_e(), figure_f(), figure_h()]
