@@ -97,8 +97,10 @@ def _add(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) 
     zf.writestr(info, data)
 
 
-def write_bundle(zip_path: str | Path, repo: Path = REPO) -> Path:
-    """Write the Gradescope autograder zip to ``zip_path`` and return its path."""
+def write_bundle(zip_path: str | Path, repo: Path | None = None) -> Path:
+    """Write the Gradescope autograder zip to ``zip_path`` and return its path
+    (``repo``: the repository to pack, this one by default)."""
+    repo = REPO if repo is None else repo
     requirements = repo / "requirements.txt"
     if not requirements.is_file():
         raise FileNotFoundError(f"{requirements} is missing: Gradescope's setup.sh installs "
