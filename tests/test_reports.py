@@ -352,7 +352,7 @@ def test_report_lists_most_failed_tests_and_flagged_submissions(tmp_path, result
 
 def test_report_of_a_perfect_class(tmp_path):
     report, image = reports.write_report([make_result("alice", "full")], tmp_path, "x")
-    assert "Every submission passed every test." in report.read_text()
+    assert "No test failed." in report.read_text()
     assert image.stat().st_size > 0
 
 
@@ -460,6 +460,37 @@ def test_bundle_scripts_are_valid_bash(tmp_path, fake_repo):
             script.write_bytes(zf.read(name))
             assert script.read_text().startswith("#!/usr/bin/env bash\n")
             subprocess.run([bash, "-n", str(script)], check=True)
+
+
+FAKE_PYTHON = """#!/usr/bin/env bash
+# Stands in for `python3 -m autograder grade SUB --gradescope OUT`: records what it was given.
+sub=$4; out=$6
+mkdir -p "$out/$(basename "$sub")"
+echo "{\\"score\\": 1, \\"output\\": \\"$(cd "$sub" && find . -type f | sort | tr '\\n' ' ')\\"}" \\
+    > "$out/$(basename "$sub")/results.json"
+"""
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_run_autograder_finds_the_single_results_json(tmp_path, fake_repo, nested):
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash here")
+    root = tmp_path / "ag"
+    sub = root / "submission" / ("hw1-folder" if nested else "")
+    (sub / "source").mkdir(parents=True)
+    (sub / "source" / "batchnorm.py").write_text("# student code\n")
+    (root / "source").mkdir()
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "python3"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    with zipfile.ZipFile(gradescope_bundle.write_bundle(tmp_path / "a.zip", fake_repo)) as zf:
+        script = zf.read("run_autograder").decode().replace("/autograder/", f"{root}/")
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
+    subprocess.run([bash, "-c", script], check=True, env=env, cwd=root)
+    doc = json.loads((root / "results" / "results.json").read_text())
+    assert doc["output"].split() == ["./source/batchnorm.py"]
 
 
 def test_bundle_is_reproducible(tmp_path, fake_repo):

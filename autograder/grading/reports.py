@@ -358,7 +358,8 @@ def feedback_markdown(result: dict) -> str:
     """A student's feedback, made from the result dict alone."""
     titles = {s.key: s.title for s in points.SECTIONS}
     lines = [f"# Feedback for {result['submission']}", ""]
-    lines.append(f"**Autograded score: {_num(result['score'])} / {_num(result['max_score'])}**")
+    lines.append(f"**Score so far: {_num(result['score'])} / {_num(result['max_score'])}** "
+                 "(autograded points)")
     note = _pending_note(result)
     if note:
         lines += ["", note]
@@ -450,7 +451,7 @@ def report_markdown(results: Sequence[dict], image_name: str | None = None) -> s
             lines.append(f"| `{name}` | {section} | {_num(pts)} | {count} | "
                          f"{100 * count / n:.0f}% |")
     else:
-        lines.append("Every submission passed every test.")
+        lines.append("No test failed." if n else "Nothing was graded.")
 
     lines += ["", "## Flagged submissions", ""]
     flagged = [r for r in results if r["flags"]]
@@ -469,6 +470,7 @@ def _histograms(results: Sequence[dict]) -> bytes:
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     panels: list[tuple[str, list[float], float]] = []
     keys = _sections()
@@ -493,6 +495,7 @@ def _histograms(results: Sequence[dict]) -> bytes:
         ax.set_title(f"{label} (out of {_num(top)} autograded)")
         ax.set_xlabel("points")
         ax.set_ylabel("submissions")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlim(0.0, top)
         ax.legend(loc="upper left")
     for ax in axes[len(panels):]:
