@@ -135,6 +135,21 @@ def test_write_json_refuses_a_result_off_spec(tmp_path, results):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_write_json_names_a_missing_key(tmp_path, results):
+    del results[0]["flags"]
+    with pytest.raises(jsonschema.ValidationError, match="flags"):
+        reports.write_json(results, tmp_path / "grades.json")
+
+
+def test_grade_schema_follows_the_points_table():
+    schema = json.loads((reports.SCHEMAS / "grade.schema.json").read_text())
+    sections = schema["$defs"]["submission"]["properties"]["sections"]
+    keys = [s.key for s in points.SECTIONS]
+    assert sections["required"] == keys
+    assert list(sections["properties"]) == keys
+    assert schema["$defs"]["test"]["properties"]["section"]["enum"] == keys
+
+
 def test_unknown_schema_is_an_error():
     with pytest.raises(ValueError, match="no schema"):
         reports.validate({}, "gradebook")

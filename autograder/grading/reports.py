@@ -86,10 +86,16 @@ def _safe_name(name: str) -> str:
 
 def spec_entry(result: dict) -> dict:
     """The part of a result that SPEC.md's JSON carries, keys in SPEC's order."""
-    entry = {k: result[k] for k in SPEC_KEYS}
-    entry["sections"] = {k: dict(v) for k, v in result["sections"].items()}
-    entry["tests"] = [{k: t[k] for k in SPEC_TEST_KEYS} for t in result["tests"]]
-    entry["flags"] = list(result["flags"])
+    # Missing keys are left missing: the schema check then names them.
+    entry = {k: result[k] for k in SPEC_KEYS if k in result}
+    if isinstance(entry.get("sections"), dict):
+        entry["sections"] = {k: dict(v) if isinstance(v, dict) else v
+                             for k, v in entry["sections"].items()}
+    if isinstance(entry.get("tests"), list):
+        entry["tests"] = [{k: t[k] for k in SPEC_TEST_KEYS if k in t} if isinstance(t, dict)
+                          else t for t in entry["tests"]]
+    if isinstance(entry.get("flags"), list):
+        entry["flags"] = list(entry["flags"])
     return entry
 
 
