@@ -1,0 +1,225 @@
+"""Grade one submission folder: static checks, the (e) answer, hidden tests in a sandbox.
+
+The result is a plain dict in the format of SPEC.md's ``--json`` entries (plus ``seed``
+and ``elapsed_s``); ``reports.py`` turns a list of them into tables and files.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+
+from .. import points, warmup
+from . import hidden_tests, static
+from .sandbox import CallResult, Limits, Sandbox
+
+DEFAULT_SEED = 20261128
+DEFAULT_TEST_TIMEOUT = 10.0
+MAX_NOTEBOOK_BYTES = 20 << 20
+NOTEBOOK = "assignment.ipynb"
+TEMPLATE_ANSWER = "YOUR ANSWER HERE"
+SECTION_OF_MODULE = {"cross_correlation": "cross_correlation", "batchnorm": "spatial_batchnorm"}
+# After this many timeouts in one section, its remaining tests fail without running.
+TIMEOUTS_PER_SECTION = 2
+
+
+class Session:
+    """The child process of one submission, restarted whenever it dies or hangs."""
+
+    def __init__(self, sandbox: Sandbox, workdir: Path, timeout: float):
+        self.sandbox, self.workdir, self.timeout = sandbox, workdir, timeout
+        self.child = None
+        self.broken: dict[str, CallResult] = {}  # module -> failed import
+
+    def caller(self, module: str, deadline: float):
+        def call(fn: str, args: list, no_autograd: bool = False, keep=()) -> CallResult:
+            if module in self.broken:
+                return self.broken[module]
+            if self.child is None or not self.child.alive:
+                self.child = self.sandbox.spawn(self.workdir)
+            remaining = deadline - time.monotonic()
+            loaded = self.child.load(module, remaining)
+            if not loaded.ok:
+                # An import that fails (or kills the process) fails every later call the same way.
+                self.broken[module] = loaded if loaded.stage == "import" else CallResult(
+                    False, crashed=loaded.crashed, timed_out=loaded.timed_out,
+                    output=loaded.output, stage="import")
+                return self.broken[module]
+            return self.child.call(module, fn, args, deadline - time.monotonic(),
+                                   no_autograd=no_autograd, keep=keep)
+        return call
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.close()
+
+
+def _test_entry(name: str, score: float, output: str) -> dict:
+    section, max_score = points.TESTS[name]
+    score = round(min(max(score, 0.0), max_score), 4)
+    return {"name": name, "section": section, "score": score, "max_score": max_score,
+            "status": "passed" if score >= max_score else "failed", "output": output}
+
+
+def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
+    nb_path = path / NOTEBOOK
+    if nb_path.is_symlink() or not nb_path.is_file():
+        return None, f"{NOTEBOOK} is missing from the submission"
+    if nb_path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        return None, f"{NOTEBOOK} is larger than {MAX_NOTEBOOK_BYTES} bytes"
+    try:
+        return nbformat.read(nb_path, as_version=4), None
+    except UnicodeDecodeError:
+        return None, f"{NOTEBOOK} is not valid UTF-8"
+    except Exception as exc:  # nbformat raises several kinds for broken JSON
+        return None, f"{NOTEBOOK} is not a readable notebook ({type(exc).__name__}: {exc})"
+
+
+def manual_pending(nb: nbformat.NotebookNode | None) -> float:
+    """Points of hand-graded answers the student wrote (an untouched answer scores 0)."""
+    if nb is None:
+        return 0.0
+    pending = 0.0
+    for cell in nb.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in points.MANUAL:
+            text = cell.get("source", "").strip()
+            if text and text != TEMPLATE_ANSWER:
+                pending += points.MANUAL[grade_id]
+    return pending
+
+
+def run_hidden_test(test: hidden_tests.HiddenTest, session: Session, seed: int,
+                    timeout: float, static_forbidden: dict[str, list[str]]) -> tuple[float, str,
+                                                                                    list[str], bool]:
+    """Returns (fraction, message, forbidden uses seen, timed out)."""
+    banned = [u for fn in test.functions for u in static_forbidden.get(fn, [])]
+    if banned:
+        return 0.0, (f"scored 0: {', '.join(test.functions)} uses a forbidden library call "
+                     f"({'; '.join(sorted(set(banned)))}). Write the computation yourself."), \
+            [], False
+    deadline = time.monotonic() + timeout
+    ctx = hidden_tests.Context(session.caller(test.module, deadline), seed, test.name)
+    passed, failures, timed_out = 0, [], False
+    for case in test.cases:
+        try:
+            test.run(ctx, case)
+            passed += 1
+        except hidden_tests.Fail as exc:
+            failures.append(str(exc))
+        except hidden_tests.Stop as exc:
+            timed_out = "time limit" in str(exc)
+            failures.append(str(exc))
+            break
+    if ctx.forbidden:
+        uses = sorted(set(ctx.forbidden))
+        return 0.0, (f"scored 0: a forbidden operation ran during this test ({'; '.join(uses)}). "
+                     "Write the computation yourself."), uses, timed_out
+    fraction = passed / len(test.cases)
+    if not failures:
+        return fraction, f"passed all {len(test.cases)} checks", [], timed_out
+    unique = list(dict.fromkeys(failures))
+    message = f"{passed} of {len(test.cases)} checks passed. " + " | ".join(unique[:3])
+    return fraction, message[:1500], [], timed_out
+
+
+def grade_submission(path: Path, seed: int | None = None, sandbox: Sandbox | None = None,
+                     timeout: float | None = None) -> dict:
+    """Grade the submission folder `path`; never raises for a broken submission."""
+    start = time.monotonic()
+    path = Path(path)
+    seed = DEFAULT_SEED if seed is None else seed
+    timeout = timeout or DEFAULT_TEST_TIMEOUT
+    flags: list[str] = []
+    tests: list[dict] = []
+
+    if not path.is_dir():
+        flags.append(f"{path} is not a folder")
+    nb, nb_problem = read_notebook(path) if path.is_dir() else (None, None)
+    if nb_problem:
+        flags.append(nb_problem)
+
+    # Warm-up (e): read statically from the notebook, never executed.
+    if nb is None:
+        tests.append(_test_entry("warmup_e_learning_rates", 0.0,
+                                 nb_problem or "no notebook to read the (e) answer from"))
+    else:
+        fraction, message = warmup.grade_answer_e(path / NOTEBOOK)
+        tests.append(_test_entry("warmup_e_learning_rates",
+                                 fraction * points.TESTS["warmup_e_learning_rates"][1], message))
+
+    reports = {m: static.analyse(path / "source" / f"{m}.py", m) for m in SECTION_OF_MODULE}
+    for report in reports.values():
+        flags += report.notes
+        if report.problem:
+            flags.append(report.problem)
+        for fn, uses in report.forbidden.items():
+            flags.append(f"forbidden call in {fn}: {'; '.join(sorted(set(uses)))}")
+    static_forbidden = {fn: uses for r in reports.values() for fn, uses in r.forbidden.items()}
+
+    own_sandbox = sandbox is None
+    if own_sandbox:
+        sandbox = Sandbox(limits=Limits())
+        sandbox.start()
+    session = None
+    try:
+        workdir = None
+        if (path / "source").is_dir() and not (path / "source").is_symlink():
+            workdir, notes = sandbox.prepare(path)
+            flags += notes
+        elif path.is_dir():
+            flags.append("source/ is missing from the submission" if not (path / "source").is_symlink()
+                         else "source/ is a symbolic link; submit the folder itself")
+        session = Session(sandbox, workdir, timeout) if workdir else None
+        timeouts: dict[str, int] = {}
+        runtime_forbidden: set[str] = set()
+        for name, test in hidden_tests.TESTS.items():
+            section = points.TESTS[name][0]
+            report = reports[test.module]
+            if report.problem:
+                tests.append(_test_entry(name, 0.0, f"not graded: {report.problem}"))
+                continue
+            if session is None:
+                tests.append(_test_entry(name, 0.0, "not graded: source/ is missing"))
+                continue
+            if timeouts.get(section, 0) >= TIMEOUTS_PER_SECTION:
+                tests.append(_test_entry(name, 0.0, "not run: earlier tests of this section "
+                                         "timed out, so the rest were skipped"))
+                continue
+            fraction, message, seen, timed_out = run_hidden_test(
+                test, session, seed, timeout, static_forbidden)
+            runtime_forbidden.update(seen)
+            if timed_out:
+                timeouts[section] = timeouts.get(section, 0) + 1
+                flags.append(f"timeout in {name} (limit {timeout:g} s)")
+            tests.append(_test_entry(name, fraction * points.TESTS[name][1], message))
+        if runtime_forbidden:
+            flags.append("forbidden operation at run time: " + "; ".join(sorted(runtime_forbidden)))
+    finally:
+        if session is not None:
+            session.close()
+        if own_sandbox:
+            sandbox.close()
+        else:
+            sandbox.cleanup()
+
+    return assemble(path.name, tests, flags, manual_pending(nb), seed,
+                    time.monotonic() - start)
+
+
+def assemble(name: str, tests: list[dict], flags: list[str], pending: float, seed: int,
+             elapsed: float) -> dict:
+    sections = {}
+    for section in points.SECTIONS:
+        score = round(sum(t["score"] for t in tests if t["section"] == section.key), 4)
+        entry = {"score": score, "max_score": points.section_max(section.key)}
+        if section.key == "warmup":
+            entry["manual_pending"] = pending
+        sections[section.key] = entry
+    return {"submission": name,
+            "score": round(sum(s["score"] for s in sections.values()), 4),
+            "max_score": points.total_max(),
+            "sections": sections, "tests": tests, "flags": list(dict.fromkeys(flags)),
+            "seed": seed, "elapsed_s": round(elapsed, 3)}

@@ -1,0 +1,450 @@
+"""Hidden tests. They run in the judge, which never imports student code.
+
+Each test is a list of *cases*; a case calls the student's functions through the sandbox
+and compares with reference values computed here, at grading time, by torch's own
+operators in float64. A test scores (cases passed) / (cases) of its points. A failed
+case explains what was expected and what came back, never how the test is written.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .sandbox import CallResult, Handle
+
+
+class Fail(Exception):
+    """A case failed; the message is for the student."""
+
+
+class Stop(Exception):
+    """The student's process timed out or died: end this test, keep the failure."""
+
+
+@dataclass(frozen=True)
+class HiddenTest:
+    name: str
+    module: str
+    functions: tuple[str, ...]
+    cases: tuple
+    run: Callable
+
+
+class Context:
+    """What a case sees: the student's functions (by call) and a seeded generator."""
+
+    def __init__(self, caller: Callable[..., CallResult], seed: int, name: str):
+        self._caller = caller
+        self.gen = torch.Generator().manual_seed((seed ^ zlib.crc32(name.encode())) & 0xFFFFFFFF)
+        self.forbidden: list[str] = []
+
+    def randn(self, *shape: int, dtype=torch.float32, mean=0.0, std=1.0) -> torch.Tensor:
+        return (torch.randn(*shape, generator=self.gen, dtype=torch.float64) * std + mean).to(dtype)
+
+    def raw(self, fn: str, *args, no_autograd: bool = False, keep=()) -> CallResult:
+        result = self._caller(fn, list(args), no_autograd=no_autograd, keep=keep)
+        self.forbidden += result.forbidden
+        if result.timed_out or result.crashed:
+            raise Stop(f"{fn} {result.describe()}")
+        return result
+
+    def call(self, fn: str, *args, no_autograd: bool = False, keep=()) -> CallResult:
+        result = self.raw(fn, *args, no_autograd=no_autograd, keep=keep)
+        if not result.ok:
+            raise Fail(f"{fn} {result.describe()}")
+        return result
+
+
+# ----------------------------------------------------------------- checks
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def as_tensor(value, what: str, shape: tuple | None = None, dtype=None) -> torch.Tensor:
+    if isinstance(value, Handle) or not isinstance(value, torch.Tensor):
+        kind = type(value).__name__ if not isinstance(value, Handle) else value.type_name
+        raise Fail(f"{what}: expected a torch.Tensor, got {kind}")
+    if shape is not None and tuple(value.shape) != tuple(shape):
+        raise Fail(f"{what}: expected shape {_fmt(shape)}, got {_fmt(value.shape)}")
+    if dtype is not None and value.dtype != dtype:
+        raise Fail(f"{what}: expected dtype {dtype}, got {value.dtype}")
+    return value
+
+
+def tolerances(dtype) -> tuple[float, float]:
+    return (1e-4, 1e-5) if dtype in (torch.float32, torch.float16) else (1e-7, 1e-9)
+
+
+def close(actual, expected: torch.Tensor, what: str, rtol=None, atol=None,
+          hints: dict[str, torch.Tensor] | None = None) -> None:
+    """Compare against a float64 reference; on failure say how far off, and guess why."""
+    actual = as_tensor(actual, what, tuple(expected.shape))
+    d_rtol, d_atol = tolerances(actual.dtype)
+    rtol, atol = rtol or d_rtol, atol or d_atol
+    a = actual.detach().to("cpu", torch.float64)
+    e = expected.detach().to("cpu", torch.float64)
+    if torch.allclose(a, e, rtol=rtol, atol=atol, equal_nan=False):
+        return
+    err = (a - e).abs()
+    where = tuple(int(i) for i in torch.nonzero(err == err.max())[0]) if err.numel() else ()
+    msg = (f"{what}: values differ from the expected result (largest error {err.max():.3g} "
+           f"at index {where}: expected {e[where]:.6g}, got {a[where]:.6g})")
+    for hint, alt in (hints or {}).items():
+        if alt.shape == a.shape and torch.allclose(a, alt.to(torch.float64), rtol=rtol, atol=atol):
+            msg += f". Your result matches {hint}"
+            break
+    raise Fail(msg)
+
+
+def unchanged(before: torch.Tensor, after, what: str) -> None:
+    after = as_tensor(after, what)
+    if after.shape != before.shape or not torch.equal(after.to(before.dtype), before):
+        raise Fail(f"{what} was modified by your function; inputs must be left as they were "
+                   "(work on new tensors instead of in-place operations)")
+
+
+# ----------------------------------------------------------------- references
+
+def ref_cc(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    return F.conv2d(X.double()[None, None], K.double()[None, None])[0, 0]
+
+
+def ref_bn(x, gamma, beta, mean, var, eps):
+    shape = (1, -1, 1, 1)
+    x, gamma, beta = x.double(), gamma.double(), beta.double()
+    return gamma.view(shape) * (x - mean.double().view(shape)) / torch.sqrt(
+        var.double().view(shape) + eps) + beta.view(shape)
+
+
+def batch_stats(x: torch.Tensor, unbiased: bool = False):
+    x = x.double()
+    return x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3), correction=1 if unbiased else 0)
+
+
+def ref_bn_train(x, gamma, beta, eps):
+    mean, var = batch_stats(x)
+    return ref_bn(x, gamma, beta, mean, var, eps)
+
+
+def ref_bn_grads(x, gamma, beta, dout, eps):
+    """dx, dgamma, dbeta of train-mode batch norm by float64 autograd."""
+    x = x.double().clone().requires_grad_()
+    gamma = gamma.double().clone().requires_grad_()
+    beta = beta.double().clone().requires_grad_()
+    out = ref_bn_train(x, gamma, beta, eps)
+    return torch.autograd.grad(out, (x, gamma, beta), dout.double())
+
+
+# ----------------------------------------------------------------- cross-correlation
+
+CC = "cross_corr_2d"
+
+
+def _cc_values(t: Context, case) -> None:
+    (h, w), (kh, kw), dtype = case
+    X, K = t.randn(h, w, dtype=dtype), t.randn(kh, kw, dtype=dtype)
+    Y = t.call(CC, X, K).value
+    expected = ref_cc(X, K)
+    hints = {"a convolution (the kernel was flipped; cross-correlation does not flip it)":
+             ref_cc(X, K.flip(0, 1))}
+    if kh == kw:
+        hints["the result for the transposed kernel K.T"] = ref_cc(X, K.T)
+    close(Y, expected, f"cross_corr_2d(X of shape {_fmt(X.shape)}, K of shape {_fmt(K.shape)})",
+          hints=hints)
+
+
+def _cc_worked_example(t: Context, case) -> None:
+    X = torch.tensor([[0, 5, 8], [2, -1, 4], [4, 3, 7]], dtype=torch.float32)
+    K = torch.tensor([[5, -1], [3, 1]], dtype=torch.float32)
+    Y = t.call(CC, X, K).value
+    close(Y, torch.tensor([[0.0, 18.0], [26.0, 7.0]], dtype=torch.float64),
+          "the worked example of the notebook")
+
+
+def _cc_shape(t: Context, case) -> None:
+    (h, w), (kh, kw) = case
+    X, K = t.randn(h, w), t.randn(kh, kw)
+    Y = t.call(CC, X, K).value
+    as_tensor(Y, f"cross_corr_2d(X of shape {_fmt((h, w))}, K of shape {_fmt((kh, kw))})",
+              shape=(h - kh + 1, w - kw + 1))
+
+
+def _cc_dtype(t: Context, case) -> None:
+    dtype, device = case
+    X = t.randn(6, 9, dtype=dtype).to(device)
+    K = t.randn(3, 2, dtype=dtype).to(device)
+    Y = as_tensor(t.call(CC, X, K).value, f"cross_corr_2d on {dtype} inputs", dtype=dtype)
+    if str(Y.device) != str(X.device):
+        raise Fail(f"the result is on {Y.device}, but X is on {X.device}")
+
+
+def _cc_unmodified(t: Context, case) -> None:
+    X, K = t.randn(7, 5, dtype=case), t.randn(3, 2, dtype=case)
+    result = t.call(CC, X.clone(), K.clone())
+    unchanged(X, result.args_after[0], "X")
+    unchanged(K, result.args_after[1], "K")
+
+
+def _cc_edge(t: Context, case) -> None:
+    X = t.randn(*case[0], dtype=torch.float64)
+    K = t.randn(*case[1], dtype=torch.float64)
+    Y = t.call(CC, X, K).value
+    close(Y, ref_cc(X, K), f"cross_corr_2d(X of shape {_fmt(X.shape)}, "
+          f"K of shape {_fmt(K.shape)})")
+
+
+def _cc_random(t: Context, case) -> None:
+    g = t.gen
+    h, w = (int(torch.randint(1, 21, (1,), generator=g)) for _ in range(2))
+    kh = int(torch.randint(1, h + 1, (1,), generator=g))
+    kw = int(torch.randint(1, w + 1, (1,), generator=g))
+    _cc_edge(t, ((h, w), (kh, kw)))
+
+
+def _cc_devices() -> tuple:
+    devices = [(torch.float64, "cpu"), (torch.float32, "cpu")]
+    if torch.cuda.is_available():
+        devices.append((torch.float32, "cuda"))
+    return tuple(devices)
+
+
+# ----------------------------------------------------------------- batch norm
+
+FWD, BWD = "spatial_batchnorm_forward", "spatial_batchnorm_backward"
+
+
+def _bn_inputs(t: Context, shape, dtype=torch.float32):
+    n, c, h, w = shape
+    # Channels with different means and spreads: a mix-up of axes cannot hide.
+    mean = t.randn(c, dtype=torch.float64) * 3
+    std = t.randn(c, dtype=torch.float64).abs() + 0.5
+    x = (t.randn(n, c, h, w, dtype=torch.float64) * std.view(1, -1, 1, 1)
+         + mean.view(1, -1, 1, 1)).to(dtype)
+    gamma = (t.randn(c, dtype=torch.float64) + 1.5).to(dtype)
+    beta = t.randn(c, dtype=dtype)
+    return x, gamma, beta
+
+
+def _forward(t: Context, x, gamma, beta, bn_param) -> tuple[torch.Tensor, object, dict]:
+    result = t.call(FWD, x, gamma, beta, bn_param, keep=(1,))
+    value = result.value
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise Fail(f"{FWD} must return a tuple (out, cache), got {type(value).__name__}")
+    after = result.args_after[3] if isinstance(result.args_after, list) else None
+    if not isinstance(after, dict):
+        raise Fail(f"{FWD}: bn_param is not a dict after the call")
+    return value[0], value[1], after
+
+
+def _unbiased_hint(x, gamma, beta, eps) -> dict:
+    mean, var = batch_stats(x, unbiased=True)
+    mean_b, var_b = batch_stats(x)
+    std = torch.sqrt(var_b).view(1, -1, 1, 1)
+    eps_outside = (gamma.double().view(1, -1, 1, 1) * (x.double() - mean_b.view(1, -1, 1, 1))
+                   / (std + eps) + beta.double().view(1, -1, 1, 1))
+    return {"the unbiased variance (divide by N*H*W, not N*H*W - 1)":
+            ref_bn(x, gamma, beta, mean, var, eps),
+            "eps added outside the square root (use sqrt(var + eps))": eps_outside}
+
+
+def _bn_values(t: Context, case) -> None:
+    shape, dtype = case
+    x, gamma, beta = _bn_inputs(t, shape, dtype)
+    out, _, _ = _forward(t, x, gamma, beta, {"mode": "train"})
+    close(out, ref_bn_train(x, gamma, beta, 1e-5), f"train-mode output for x of shape "
+          f"{_fmt(shape)}", hints=_unbiased_hint(x, gamma, beta, 1e-5))
+
+
+def _bn_eps(t: Context, case) -> None:
+    eps, std = case
+    x, gamma, beta = _bn_inputs(t, (4, 3, 3, 5), torch.float64)
+    x = x * std
+    param = {"mode": "train"} if eps is None else {"mode": "train", "eps": eps}
+    out, _, _ = _forward(t, x, gamma, beta, param)
+    what = "train-mode output with " + (f"bn_param['eps'] = {eps}" if eps is not None
+                                         else "the default eps (1e-5) on a small-variance batch")
+    close(out, ref_bn_train(x, gamma, beta, eps or 1e-5), what,
+          hints=_unbiased_hint(x, gamma, beta, eps or 1e-5))
+
+
+def _bn_shape_dtype(t: Context, case) -> None:
+    x, gamma, beta = _bn_inputs(t, (3, 4, 2, 5), case)
+    out, _, _ = _forward(t, x, gamma, beta, {"mode": "train"})
+    as_tensor(out, f"out for {case} input", shape=tuple(x.shape), dtype=case)
+
+
+def _check_running(after: dict, mean: torch.Tensor, var: torch.Tensor, c: int, when: str):
+    for key, expected in (("running_mean", mean), ("running_var", var)):
+        if key not in after:
+            raise Fail(f"bn_param has no '{key}' {when}: train mode must write the updated "
+                       "running statistics back into bn_param")
+        close(after[key], expected, f"bn_param['{key}'] {when}", rtol=1e-4, atol=1e-6)
+
+
+def _bn_running_one(t: Context, case) -> None:
+    c = 3
+    x, gamma, beta = _bn_inputs(t, (2, c, 3, 4), torch.float64)
+    if case == "defaults":
+        param = {"mode": "train"}
+        rm0, rv0, m = torch.zeros(c, dtype=torch.float64), torch.zeros(c, dtype=torch.float64), 0.9
+        when = ("after one train step from absent running statistics (they start at zeros, "
+                "momentum 0.9)")
+    else:
+        rm0, rv0, m = t.randn(c, dtype=torch.float64), t.randn(c, dtype=torch.float64).abs(), 0.7
+        param = {"mode": "train", "momentum": m, "running_mean": rm0.clone(),
+                 "running_var": rv0.clone()}
+        when = "after one train step with momentum 0.7 and given running statistics"
+    _, _, after = _forward(t, x, gamma, beta, param)
+    mean, var = batch_stats(x)
+    _check_running(after, m * rm0 + (1 - m) * mean, m * rv0 + (1 - m) * var, c, when)
+
+
+def _bn_running_two(t: Context, case) -> None:
+    c, m = 4, case
+    param: dict = {"mode": "train"} if m is None else {"mode": "train", "momentum": m}
+    m = 0.9 if m is None else m
+    rm, rv = torch.zeros(c, dtype=torch.float64), torch.zeros(c, dtype=torch.float64)
+    for step in (1, 2):
+        x, gamma, beta = _bn_inputs(t, (3, c, 2, 3), torch.float64)
+        _, _, param = _forward(t, x, gamma, beta, param)
+        mean, var = batch_stats(x)
+        rm, rv = m * rm + (1 - m) * mean, m * rv + (1 - m) * var
+    _check_running(param, rm, rv, c, f"after two train steps (momentum {m})")
+
+
+def _bn_test_mode(t: Context, case) -> None:
+    c = 3
+    x, gamma, beta = _bn_inputs(t, (5, c, 3, 3), case)
+    x = x + 4.0  # a batch whose statistics are far from the running ones
+    rm = t.randn(c, dtype=case)
+    rv = (t.randn(c, dtype=torch.float64).abs() + 0.5).to(case)
+    param = {"mode": "test", "running_mean": rm.clone(), "running_var": rv.clone(), "eps": 1e-3}
+    out, _, after = _forward(t, x, gamma, beta, param)
+    close(out, ref_bn(x, gamma, beta, rm, rv, 1e-3),
+          "test-mode output (normalized with bn_param's running statistics)",
+          hints={"normalizing with the batch's own statistics; test mode must use the "
+                 "running statistics": ref_bn_train(x, gamma, beta, 1e-3)})
+    for key, before in (("running_mean", rm), ("running_var", rv)):
+        if key in after:
+            unchanged(before, after[key], f"bn_param['{key}'] in test mode")
+
+
+def _bn_invalid_mode(t: Context, case) -> None:
+    x, gamma, beta = _bn_inputs(t, (2, 2, 2, 2))
+    result = t.raw(FWD, x, gamma, beta, {"mode": case})
+    if result.ok:
+        raise Fail(f"bn_param['mode'] = {case!r} was accepted; only 'train' and 'test' are "
+                   "valid, anything else must raise ValueError")
+    if (result.error or {}).get("type") != "ValueError":
+        raise Fail(f"bn_param['mode'] = {case!r} {result.describe()}; expected a ValueError")
+
+
+def _bn_batch_one(t: Context, case) -> None:
+    x, gamma, beta = _bn_inputs(t, (1, 3, 4, 5), torch.float64)
+    out, cache, _ = _forward(t, x, gamma, beta, {"mode": "train"})
+    close(out, ref_bn_train(x, gamma, beta, 1e-5), "train-mode output for a batch of one image")
+    if case == "backward":
+        dout = t.randn(*x.shape, dtype=torch.float64)
+        grads = _backward(t, dout, cache, x.shape)
+        for name, got, want in zip(("dx", "dgamma", "dbeta"), grads,
+                                   ref_bn_grads(x, gamma, beta, dout, 1e-5)):
+            close(got, want, f"{name} for a batch of one image")
+
+
+def _backward(t: Context, dout, cache, shape) -> tuple:
+    value = t.call(BWD, dout, cache, no_autograd=True).value
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        raise Fail(f"{BWD} must return a tuple (dx, dgamma, dbeta), got "
+                   f"{type(value).__name__}")
+    return tuple(value)
+
+
+def _bn_grads(t: Context, case) -> tuple:
+    shape = case
+    x, gamma, beta = _bn_inputs(t, shape, torch.float64)
+    dout = t.randn(*shape, dtype=torch.float64)
+    _, cache, _ = _forward(t, x, gamma, beta, {"mode": "train", "eps": 1e-5})
+    got = _backward(t, dout, cache, shape)
+    return got, ref_bn_grads(x, gamma, beta, dout, 1e-5), x, gamma, dout
+
+
+def _bn_dx(t: Context, case) -> None:
+    (dx, _, _), (want, _, _), x, gamma, dout = _bn_grads(t, case)
+    shape4 = (1, -1, 1, 1)
+    mean, var = batch_stats(x)
+    inv = 1 / torch.sqrt(var + 1e-5).view(shape4)
+    close(dx, want, f"dx for x of shape {_fmt(case)} (random gamma and dout)", hints={
+        "dout * gamma / std: the gradient through the batch mean and variance is missing":
+            dout * gamma.view(shape4) * inv,
+        "the gradient without gamma (dx must include gamma)": want / gamma.view(shape4)})
+
+
+def _bn_dgamma_dbeta(t: Context, case) -> None:
+    (_, dgamma, dbeta), (_, want_g, want_b), _, _, _ = _bn_grads(t, case)
+    close(dgamma, want_g, f"dgamma for x of shape {_fmt(case)} (one value per channel)")
+    close(dbeta, want_b, f"dbeta for x of shape {_fmt(case)} (one value per channel)")
+
+
+def _bn_bwd_shape(t: Context, case) -> None:
+    n, c, h, w = 2, 3, 4, 3
+    x, gamma, beta = _bn_inputs(t, (n, c, h, w), case)
+    _, cache, _ = _forward(t, x, gamma, beta, {"mode": "train"})
+    dx, dgamma, dbeta = _backward(t, t.randn(n, c, h, w, dtype=case), cache, x.shape)
+    as_tensor(dx, "dx", shape=(n, c, h, w), dtype=case)
+    as_tensor(dgamma, "dgamma", shape=(c,), dtype=case)
+    as_tensor(dbeta, "dbeta", shape=(c,), dtype=case)
+
+
+def _bn_unmodified(t: Context, case) -> None:
+    x, gamma, beta = _bn_inputs(t, (3, 2, 3, 3), torch.float64)
+    result = t.call(FWD, x.clone(), gamma.clone(), beta.clone(), {"mode": "train"}, keep=(1,))
+    for name, before, after in zip(("x", "gamma", "beta"), (x, gamma, beta),
+                                   result.args_after[:3]):
+        unchanged(before, after, name)
+    cache = result.value[1] if isinstance(result.value, tuple) else None
+    dout = t.randn(*x.shape, dtype=torch.float64)
+    back = t.call(BWD, dout.clone(), cache, no_autograd=True)
+    unchanged(dout, back.args_after[0], "dout")
+
+
+def _make_tests() -> dict[str, HiddenTest]:
+    cc, bn = ("cross_correlation", (CC,)), ("batchnorm", (FWD,))
+    both = ("batchnorm", (FWD, BWD))
+    f32, f64 = torch.float32, torch.float64
+    table = {
+        "cc_worked_example": (cc, (None,), _cc_worked_example),
+        "cc_output_shape": (cc, (((5, 7), (2, 3)), ((6, 4), (3, 1)), ((4, 4), (4, 4)),
+                                 ((8, 3), (1, 3))), _cc_shape),
+        "cc_values_square": (cc, (((6, 6), (3, 3), f32), ((10, 10), (2, 2), f32),
+                                  ((8, 8), (5, 5), f64)), _cc_values),
+        "cc_values_nonsquare": (cc, (((7, 11), (2, 4), f32), ((12, 5), (3, 2), f32),
+                                     ((9, 13), (4, 3), f64)), _cc_values),
+        "cc_dtype_device": (cc, _cc_devices(), _cc_dtype),
+        "cc_inputs_unmodified": (cc, (f32, f64), _cc_unmodified),
+        "cc_edge_cases": (cc, (((5, 4), (1, 1)), ((4, 6), (4, 6)), ((1, 9), (1, 3))), _cc_edge),
+        "cc_random_shapes": (cc, tuple(range(6)), _cc_random),
+        "bn_forward_values": (bn, (((4, 3, 5, 6), f32), ((2, 5, 3, 7), f64),
+                                   ((6, 2, 4, 4), f32)), _bn_values),
+        "bn_forward_eps": (bn, ((5.0, 1.0), (None, 0.01)), _bn_eps),
+        "bn_forward_shape_dtype": (bn, (f32, f64), _bn_shape_dtype),
+        "bn_running_stats_one_step": (bn, ("defaults", "given"), _bn_running_one),
+        "bn_running_stats_two_steps": (bn, (None, 0.5), _bn_running_two),
+        "bn_test_mode": (bn, (f32, f64), _bn_test_mode),
+        "bn_invalid_mode": (bn, ("eval", "Train"), _bn_invalid_mode),
+        "bn_batch_size_one": (both, ("forward", "backward"), _bn_batch_one),
+        "bn_backward_dx": (both, ((3, 4, 5, 2), (2, 3, 3, 3), (5, 2, 1, 4)), _bn_dx),
+        "bn_backward_dgamma_dbeta": (both, ((3, 4, 5, 2), (4, 3, 2, 3)), _bn_dgamma_dbeta),
+        "bn_backward_shape_dtype": (both, (f32, f64), _bn_bwd_shape),
+        "bn_inputs_unmodified": (both, (None,), _bn_unmodified),
+    }
+    return {name: HiddenTest(name, module, functions, cases, run)
+            for name, ((module, functions), cases, run) in table.items()}
+
+
+TESTS = _make_tests()

@@ -1,0 +1,323 @@
+"""The judge's side of the isolation: start workers, copy submissions, call, kill.
+
+The judge never imports student code. Each grading slot owns one *zygote* process
+(``worker.py``) that has torch loaded; for each submission the zygote forks a fresh child
+that runs the student's code on a private copy of the submission's ``source/`` folder.
+Every call has a wall-clock deadline enforced from here by killing the child. When the
+grader runs as root the child also runs as an unprivileged user of its own (one per
+slot) that cannot read the course folder, and everything that user started is killed
+after each submission.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy
+import torch
+
+from . import worker
+from .worker import Codec, Handle, ProtocolError, recv_msg, send_msg
+
+COURSE_DIR = Path(__file__).resolve().parent.parent
+SANDBOX_UID_BASE = 61000
+MAX_FILE_BYTES = 2 << 20
+MAX_TOTAL_BYTES = 20 << 20
+MAX_FILES = 200
+OUTPUT_TAIL = 4000
+
+
+@dataclass
+class Limits:
+    memory_bytes: int = 3 << 30
+    file_bytes: int = 16 << 20
+    cpu_seconds: int = 600
+    max_processes: int = 64
+    start_timeout: float = 120.0
+
+
+@dataclass
+class CallResult:
+    ok: bool
+    value: object = None
+    args_after: list | None = None
+    error: dict | None = None
+    stage: str = ""
+    forbidden: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    crashed: bool = False
+    elapsed: float = 0.0
+    output: str = ""
+
+    def describe(self) -> str:
+        """A sentence for the student about what went wrong."""
+        if self.timed_out:
+            return "did not finish before the time limit (infinite loop, or far too slow)"
+        if self.crashed:
+            tail = f" Last output: {self.output.strip()[-300:]}" if self.output.strip() else ""
+            return ("ended the grading process (os._exit, a crash, or too much memory) "
+                    f"instead of returning.{tail}")
+        if self.error:
+            err = self.error
+            where = f" ({err.get('where')})" if err.get("where") else ""
+            what = "importing your module raised" if self.stage == "import" else "raised"
+            return f"{what} {err.get('type')}: {err.get('message')}{where}"
+        return "returned"
+
+
+def _can_drop_privileges() -> bool:
+    return os.geteuid() == 0
+
+
+def _protect_course_dir() -> None:
+    """As root, make the course folder (hidden tests, master) unreadable to others."""
+    mode = COURSE_DIR.stat().st_mode & 0o7777
+    if mode & 0o007:
+        COURSE_DIR.chmod(mode & ~0o007)
+
+
+def copy_submission_source(submission: Path, dest: Path) -> list[str]:
+    """Copy submission/source into dest/source, safely. Returns notes on what was skipped.
+
+    Only regular files travel: symlinks (which could point at the reference or at other
+    students' work), devices and oversized files are left behind and reported.
+    """
+    notes: list[str] = []
+    src = submission / "source"
+    (dest / "source").mkdir(parents=True)
+    total = count = 0
+    for root, dirs, files in os.walk(src, followlinks=False):
+        rel_root = Path(root).relative_to(src)
+        for d in list(dirs):
+            if os.path.islink(os.path.join(root, d)) or d == "__pycache__":
+                if d != "__pycache__":
+                    notes.append(f"symlink source/{rel_root / d} was not followed")
+                dirs.remove(d)
+            else:
+                (dest / "source" / rel_root / d).mkdir()
+        for name in files:
+            path = os.path.join(root, name)
+            rel = rel_root / name
+            st = os.lstat(path)
+            if os.path.islink(path):
+                notes.append(f"symlink source/{rel} was ignored")
+                continue
+            if not os.path.isfile(path) or name.endswith((".pyc", ".so")):
+                continue
+            if st.st_size > MAX_FILE_BYTES:
+                notes.append(f"source/{rel} is {st.st_size} bytes, over the "
+                             f"{MAX_FILE_BYTES} byte limit, and was ignored")
+                continue
+            count += 1
+            total += st.st_size
+            if count > MAX_FILES or total > MAX_TOTAL_BYTES:
+                notes.append("source/ holds too many or too large files; the rest was ignored")
+                return notes
+            shutil.copyfile(path, dest / "source" / rel, follow_symlinks=False)
+    return notes
+
+
+class Sandbox:
+    """One grading slot: a zygote and the child it forked for the current submission."""
+
+    def __init__(self, slot: int = 0, limits: Limits | None = None):
+        self.slot = slot
+        self.limits = limits or Limits()
+        self.uid = SANDBOX_UID_BASE + slot if _can_drop_privileges() else None
+        self.proc: subprocess.Popen | None = None
+        self.ctl: socket.socket | None = None
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"autograder-slot{slot}-"))
+        self.tmp.chmod(0o711)
+
+    # ------------------------------------------------------------ zygote
+    def start(self) -> None:
+        if self.uid is not None:
+            _protect_course_dir()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1", "HOME": str(self.tmp), "PYTHONDONTWRITEBYTECODE": "1"}
+        log = open(self.tmp / "zygote.log", "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", worker.__file__, str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], env=env, cwd=self.tmp, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        theirs.close()
+        self.ctl = ours
+        ours.settimeout(self.limits.start_timeout)
+        try:
+            ready = json.loads(ours.recv(1 << 16) or b"{}")
+        except (OSError, ValueError):
+            ready = {}
+        if not ready.get("ready"):
+            self.close()
+            log_text = (self.tmp / "zygote.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"the grading worker did not start:\n{log_text}")
+
+    def _control(self, msg: dict, fds: list[int] = ()) -> dict:
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        worker.send_with_fds(self.ctl, msg, list(fds)) if fds else \
+            self.ctl.send(json.dumps(msg).encode())
+        self.ctl.settimeout(60)
+        return json.loads(self.ctl.recv(1 << 16))
+
+    def prepare(self, submission: Path) -> tuple[Path, list[str]]:
+        """A private copy of the submission's source/, owned by the sandbox user."""
+        work = Path(tempfile.mkdtemp(prefix="sub-", dir=self.tmp))
+        notes = copy_submission_source(submission, work)
+        if self.uid is not None:
+            for root, dirs, files in os.walk(work):
+                for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+                    os.chown(name, self.uid, self.uid)
+            work.chmod(0o700)
+        return work, notes
+
+    def spawn(self, workdir: Path) -> Child:
+        ours, theirs = socket.socketpair()
+        output = workdir.parent / (workdir.name + ".out")
+        spec = {"cmd": "spawn", "dir": str(workdir), "output": str(output), "uid": self.uid,
+                "memory_bytes": self.limits.memory_bytes, "file_bytes": self.limits.file_bytes,
+                "cpu_seconds": self.limits.cpu_seconds,
+                "max_processes": self.limits.max_processes,
+                "env": {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(workdir),
+                        "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}}
+        try:
+            reply = self._control(spec, [theirs.fileno()])
+        finally:
+            theirs.close()
+        return Child(ours, int(reply["pid"]), output)
+
+    def cleanup(self) -> None:
+        """Kill everything the last submission left running."""
+        try:
+            self._control({"cmd": "cleanup", "uid": self.uid})
+        except (OSError, ValueError):
+            self.restart()
+
+    def restart(self) -> None:
+        self.close(remove_tmp=False)
+        self.start()
+
+    def close(self, remove_tmp: bool = True) -> None:
+        if self.proc is not None:
+            try:
+                self.ctl.send(json.dumps({"cmd": "exit"}).encode())
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            self.proc = None
+        if self.ctl is not None:
+            self.ctl.close()
+            self.ctl = None
+        if remove_tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Child:
+    """The process running one submission's code; talks the worker's wire format."""
+
+    def __init__(self, sock: socket.socket, pid: int, output: Path):
+        self.sock, self.pid, self.output = sock, pid, output
+        self.alive = True
+        self.codec = Codec(torch, numpy)
+
+    def _exchange(self, msg: dict, blobs: list[bytes], timeout: float) -> CallResult:
+        deadline = time.monotonic() + max(timeout, 0.01)
+        try:
+            self.sock.settimeout(max(timeout, 0.01))
+            send_msg(self.sock, msg, blobs)
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.01))
+            reply, reply_blobs = recv_msg(self.sock)
+        except (TimeoutError, socket.timeout):
+            self.kill()
+            return CallResult(False, timed_out=True, output=self.read_output())
+        except (EOFError, OSError, ProtocolError) as exc:
+            self.kill()
+            crashed = not isinstance(exc, ProtocolError)
+            return CallResult(False, crashed=crashed, output=self.read_output(),
+                              error=None if crashed else {"type": "ProtocolError",
+                                                          "message": str(exc)})
+        if not reply.get("ok"):
+            error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+            return CallResult(False, error=error, stage=str(reply.get("stage", "")),
+                              forbidden=_str_list(reply.get("forbidden")))
+        try:
+            value = self.codec.decode(reply.get("value", {"t": "py", "v": None}), reply_blobs)
+            after = self.codec.decode(reply.get("args_after", {"t": "list", "items": []}),
+                                      reply_blobs)
+        except (ProtocolError, KeyError, IndexError, TypeError, ValueError) as exc:
+            self.kill()
+            return CallResult(False, error={"type": "ProtocolError",
+                                            "message": f"unreadable result: {exc}"})
+        return CallResult(True, value=value, args_after=after,
+                          forbidden=_str_list(reply.get("forbidden")),
+                          elapsed=float(reply.get("elapsed", 0.0)))
+
+    def load(self, module: str, timeout: float) -> CallResult:
+        return self._exchange({"cmd": "import", "module": module}, [], timeout)
+
+    def call(self, module: str, fn: str, args: list, timeout: float,
+             no_autograd: bool = False, keep: tuple[int, ...] = ()) -> CallResult:
+        """Call source.<module>.<fn>(*args) in the child.
+
+        keep: positions in a returned tuple that stay in the child (e.g. a cache) and come
+        back as Handle objects, to be passed to a later call.
+        """
+        blobs: list[bytes] = []
+        enc = self.codec.encode(list(args), blobs)
+        return self._exchange({"cmd": "call", "module": module, "fn": fn, "args": enc,
+                               "no_autograd": no_autograd, "keep": list(keep)}, blobs, timeout)
+
+    def read_output(self) -> str:
+        try:
+            with open(self.output, "rb") as fh:
+                return fh.read(OUTPUT_TAIL).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        if not self.alive:
+            return
+        self.alive = False
+        for fn in (os.killpg, os.kill):
+            try:
+                fn(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.sock.close()
+
+    def close(self) -> None:
+        if self.alive:
+            try:
+                send_msg(self.sock, {"cmd": "exit"})
+            except OSError:
+                pass
+        self.kill()
+
+
+def _str_list(value) -> list[str]:
+    return [str(v)[:200] for v in value][:20] if isinstance(value, list) else []
+
+
+__all__ = ["CallResult", "Child", "Handle", "Limits", "Sandbox", "copy_submission_source"]

@@ -1,0 +1,168 @@
+"""Reading the student's modules without running them.
+
+The judge parses each file with ``ast``: a clear message for files that are missing, not
+UTF-8, too large or not Python; the signatures of the graded functions; and which graded
+functions reach a forbidden library call, directly, through an alias, a ``getattr``
+string or a helper function of the same module. Running the code is the sandbox's job.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_SOURCE_BYTES = 1 << 20
+
+SIGNATURES = {
+    "cross_correlation": {"cross_corr_2d": ("X", "K")},
+    "batchnorm": {"spatial_batchnorm_forward": ("x", "gamma", "beta", "bn_param"),
+                  "spatial_batchnorm_backward": ("dout", "cache")},
+}
+
+_CONV = re.compile(r"^(conv\d?d|conv_transpose\d?d|conv_tbc|convolution|_convolution|"
+                   r"\w*convolve\w*|\w*correlate\w*|mkldnn_convolution)$")
+_BATCHNORM = re.compile(r"^(batch_norm|\w*BatchNorm\w*|native_batch_norm\w*|"
+                        r"_native_batch_norm\w*|_batch_norm\w*|functional_batch_norm)$")
+_AUTOGRAD = re.compile(r"^(autograd|backward|requires_grad_|vjp|jvp|jacobian|vjp_fn|func)$")
+
+# module -> (family, pattern, functions it is forbidden in (None: all))
+RULES = {
+    "cross_correlation": [("convolution", _CONV, None)],
+    "batchnorm": [("batch_norm", _BATCHNORM, None),
+                  ("autograd", _AUTOGRAD, {"spatial_batchnorm_backward", "batchnorm_backward"})],
+}
+
+
+@dataclass
+class ModuleReport:
+    module: str
+    problem: str | None = None  # why the module cannot be graded at all
+    notes: list[str] = field(default_factory=list)  # flags that do not stop grading
+    forbidden: dict[str, list[str]] = field(default_factory=dict)  # function -> uses
+
+
+_LOOKUPS = {"getattr", "__getattribute__", "attrgetter", "import_module", "__import__",
+            "eval", "exec", "get"}
+
+
+def _strings(node: ast.AST) -> list[str]:
+    return [c.value for c in ast.walk(node)
+            if isinstance(c, ast.Constant) and isinstance(c.value, str) and len(c.value) < 200]
+
+
+def _names_used(node: ast.AST) -> set[str]:
+    """Identifiers and attribute names used under node, and the names it looks up by string
+    (getattr, __dict__[...], eval): the ways an alias can hide a call."""
+    found: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            found.add(sub.id)
+        elif isinstance(sub, ast.Attribute):
+            found.add(sub.attr)
+        elif isinstance(sub, ast.Call) and (
+                getattr(sub.func, "id", None) in _LOOKUPS
+                or getattr(sub.func, "attr", None) in _LOOKUPS):
+            for text in _strings(sub):
+                found.update(re.split(r"[^\w]+", text))
+        elif isinstance(sub, ast.Subscript):
+            for text in _strings(sub.slice):
+                found.update(re.split(r"[^\w]+", text))
+        elif isinstance(sub, ast.keyword) and sub.arg == "requires_grad":
+            found.add("requires_grad_")
+        elif isinstance(sub, ast.alias):
+            found.update(sub.name.split("."))
+            if sub.asname:
+                found.add(sub.asname)
+    return found
+
+
+def _aliases(tree: ast.Module, pattern: re.Pattern) -> set[str]:
+    """Module-level names bound to a forbidden thing: imports and assignments."""
+    bad: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if any(pattern.match(p) for p in parts) or (
+                        isinstance(node, ast.ImportFrom) and node.module
+                        and any(pattern.match(p) for p in node.module.split("."))):
+                    bad.add((alias.asname or parts[0]))
+                if node.__class__ is ast.ImportFrom and node.module == "scipy" \
+                        and alias.name == "signal" and pattern is _CONV:
+                    bad.add(alias.asname or "signal")
+            if isinstance(node, ast.Import) and pattern is _CONV:
+                bad.update(a.asname or a.name.split(".")[0] for a in node.names
+                           if a.name.startswith("scipy.signal"))
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(pattern.match(n) for n in _names_used(node.value)) if node.value else False:
+                bad.update(t.id for t in targets if isinstance(t, ast.Name))
+    return bad
+
+
+def analyse(path: Path, module: str) -> ModuleReport:
+    report = ModuleReport(module)
+    rel = f"source/{module}.py"
+    if path.is_symlink():
+        report.problem = f"{rel} is a symbolic link; submit the file itself"
+        return report
+    if not path.is_file():
+        report.problem = f"{rel} is missing from the submission"
+        return report
+    size = path.stat().st_size
+    if size > MAX_SOURCE_BYTES:
+        report.problem = f"{rel} is {size} bytes, over the {MAX_SOURCE_BYTES} byte limit"
+        return report
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        report.problem = f"{rel} is not valid UTF-8 text (byte {exc.start}); save it as UTF-8"
+        return report
+    try:
+        tree = ast.parse(text, filename=rel)
+    except SyntaxError as exc:
+        report.problem = f"{rel} has a syntax error on line {exc.lineno}: {exc.msg}"
+        return report
+    except ValueError as exc:  # null bytes
+        report.problem = f"{rel} cannot be parsed: {exc}"
+        return report
+
+    functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef,
+                                                                 ast.AsyncFunctionDef))}
+    for name, params in SIGNATURES.get(module, {}).items():
+        node = functions.get(name)
+        if node is None:
+            report.notes.append(f"{rel} defines no function {name}")
+            continue
+        args = node.args
+        positional = [a.arg for a in args.posonlyargs + args.args]
+        required = len(positional) - len(args.defaults)
+        if not (args.vararg or len(positional) >= len(params)) or required > len(params):
+            report.notes.append(f"{name} in {rel} takes ({', '.join(positional)}); expected "
+                                f"({', '.join(params)})")
+
+    calls = {name: {n for n in _names_used(node) if n in functions and n != name}
+             for name, node in functions.items()}
+    for family, pattern, scope in RULES.get(module, []):
+        aliases = _aliases(tree, pattern)
+        direct = {name: sorted(n for n in _names_used(node)
+                               if pattern.match(n) or n in aliases)
+                  for name, node in functions.items()}
+        for name in SIGNATURES.get(module, {}):
+            if name not in functions:
+                continue
+            seen, stack, uses = {name}, [name], []
+            while stack:
+                current = stack.pop()
+                if scope is None or current in scope:
+                    uses += [f"{u} (in {current})" if current != name else u
+                             for u in direct.get(current, [])]
+                for callee in calls.get(current, ()):
+                    if callee not in seen:
+                        seen.add(callee)
+                        stack.append(callee)
+            if uses:
+                report.forbidden.setdefault(name, []).extend(f"{family}: {u}" for u in uses)
+    return report
