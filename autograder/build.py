@@ -91,12 +91,20 @@ def strip_python(source: str, relpath: str) -> str:
     lines = source.splitlines(keepends=True)
     regions = _regions(lines, relpath)
     functions = _enclosing_functions(source)
+    statements = [node.lineno - 1 for node in ast.walk(ast.parse(source))
+                  if isinstance(node, ast.stmt)]
     out, last = [], 0
     for begin, end in regions:
-        owners = [f for f in functions if f[0] < begin and end <= f[1]]
+        # The END marker comes after the function's last statement, so the region belongs
+        # to the function whose statements it starts among...
+        owners = [f for f in functions if f[0] < begin <= f[1]]
         if not owners:
             raise MarkerError(f"{relpath}:{begin + 1}: solution region outside a function")
-        func = max(owners, key=lambda f: f[0])[2]  # innermost
+        first, final, func = max(owners, key=lambda f: f[0])  # innermost
+        # ...and must not swallow any statement after that function ends.
+        if any(final < line < end for line in statements):
+            raise MarkerError(f"{relpath}:{end + 1}: solution region runs past the end of "
+                              f"function {func}")
         indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
         out += lines[last:begin]
         out.append(f"{indent}# {STUB_MARKER}: {func}\n")
