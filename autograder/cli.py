@@ -56,6 +56,22 @@ def _grade(args: argparse.Namespace) -> int:
     return run_grade_command(args)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from . import build, demo
+    from .grading.batch import run_grade_command
+
+    written = build.build()
+    print(f"student view rebuilt from autograder/master ({len(written)} files)")
+    out = Path(args.out)
+    subs = demo.make_class(out / "class")
+    print(f"example class: {len(subs)} submissions in {out / 'class'}")
+    grade_args = argparse.Namespace(
+        submissions=[str(p) for p in subs], jobs=args.jobs, seed=None, timeout=None,
+        json=str(out / "results" / "grades.json"), csv=str(out / "results" / "grades.csv"),
+        gradescope=str(out / "results" / "gradescope"))
+    return run_grade_command(grade_args)
+
+
 def _gradescope_bundle(args: argparse.Namespace) -> int:
     from .grading.gradescope_bundle import write_bundle
 
@@ -95,6 +111,11 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout", type=float, default=None,
                    help="seconds allowed per test (default 20)")
     g.set_defaults(func=_grade)
+    d = sub.add_parser("demo", help="rebuild the student view, grade the built-in example "
+                       "class and print the table")
+    d.add_argument("--out", default="build/demo", help="where the class and results go")
+    d.add_argument("--jobs", type=int, default=2)
+    d.set_defaults(func=_demo)
     z = sub.add_parser("gradescope-bundle", help="write the Gradescope autograder zip to ZIP")
     z.add_argument("zip", metavar="ZIP")
     z.set_defaults(func=_gradescope_bundle)

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Creates .venv with everything the kit needs (idempotent; a second run takes seconds).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -r requirements.txt
+    echo "$want" > "$stamp"
+fi
+# nbclient and nbgrader start notebooks with the "python3" kernel: make it this venv's.
+.venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (kit)" >/dev/null
