@@ -92,8 +92,8 @@ def manual_pending(nb: nbformat.NotebookNode | None) -> float:
 
 
 def run_hidden_test(test: hidden_tests.HiddenTest, session: Session, seed: int,
-                    timeout: float, static_forbidden: dict[str, list[str]]) -> tuple[float, str,
-                                                                                    list[str], bool]:
+                    timeout: float, static_forbidden: dict[str, list[str]]
+                    ) -> tuple[float, str, list[str], bool]:
     """Returns (fraction, message, forbidden uses seen, timed out)."""
     banned = [u for fn in test.functions for u in static_forbidden.get(fn, [])]
     if banned:
@@ -170,8 +170,9 @@ def grade_submission(path: Path, seed: int | None = None, sandbox: Sandbox | Non
             workdir, notes = sandbox.prepare(path)
             flags += notes
         elif path.is_dir():
-            flags.append("source/ is missing from the submission" if not (path / "source").is_symlink()
-                         else "source/ is a symbolic link; submit the folder itself")
+            link = (path / "source").is_symlink()
+            flags.append("source/ is a symbolic link; submit the folder itself" if link
+                         else "source/ is missing from the submission")
         session = Session(sandbox, workdir, timeout) if workdir else None
         timeouts: dict[str, int] = {}
         runtime_forbidden: set[str] = set()

@@ -310,7 +310,7 @@ def _bn_running_two(t: Context, case) -> None:
     param: dict = {"mode": "train"} if m is None else {"mode": "train", "momentum": m}
     m = 0.9 if m is None else m
     rm, rv = torch.zeros(c, dtype=torch.float64), torch.zeros(c, dtype=torch.float64)
-    for step in (1, 2):
+    for _ in range(2):
         x, gamma, beta = _bn_inputs(t, (3, c, 2, 3), torch.float64)
         _, _, param = _forward(t, x, gamma, beta, param)
         mean, var = batch_stats(x)

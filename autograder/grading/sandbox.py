@@ -249,7 +249,7 @@ class Child:
             send_msg(self.sock, msg, blobs)
             self.sock.settimeout(max(deadline - time.monotonic(), 0.01))
             reply, reply_blobs = recv_msg(self.sock)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             self.kill()
             return CallResult(False, timed_out=True, output=self.read_output())
         except (EOFError, OSError, ProtocolError) as exc:

@@ -88,7 +88,7 @@ def _aliases(tree: ast.Module, pattern: re.Pattern) -> set[str]:
                 if any(pattern.match(p) for p in parts) or (
                         isinstance(node, ast.ImportFrom) and node.module
                         and any(pattern.match(p) for p in node.module.split("."))):
-                    bad.add((alias.asname or parts[0]))
+                    bad.add(alias.asname or parts[0])
                 if node.__class__ is ast.ImportFrom and node.module == "scipy" \
                         and alias.name == "signal" and pattern is _CONV:
                     bad.add(alias.asname or "signal")

@@ -1,0 +1,247 @@
+"""The grader end to end on the reference and the stubs, plus its building blocks."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from autograder import build, points
+from autograder.grading import batch, grade, hidden_tests, reports, static, worker
+from autograder.grading.sandbox import Sandbox
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(slot=7) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def solution_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("class") / "reference"
+    build.solution(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def stub_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("class") / "stubs"
+    build.release(path)
+    return path
+
+
+# ------------------------------------------------------------------ points table
+
+def test_points_table_matches_spec():
+    assert points.total_max() == 65.0
+    assert {s.key: points.section_max(s.key) for s in points.SECTIONS} == {
+        "warmup": 25.0, "cross_correlation": 15.0, "spatial_batchnorm": 25.0}
+    assert points.section_auto_max("warmup") == 2.5
+    assert sum(points.MANUAL.values()) == 22.5 and len(points.MANUAL) == 9
+    assert "warmup_e" not in points.MANUAL
+    assert set(points.GRADE_CELLS.values()) == {s.key for s in points.SECTIONS}
+
+
+def test_every_hidden_test_has_points_and_the_other_way_round():
+    autograded = [n for n in points.TESTS if n != "warmup_e_learning_rates"]
+    assert list(hidden_tests.TESTS) == autograded
+    for name, test in hidden_tests.TESTS.items():
+        module_section = {"cross_correlation": "cross_correlation",
+                          "batchnorm": "spatial_batchnorm"}[test.module]
+        assert points.TESTS[name][0] == module_section
+        assert test.cases, name
+
+
+# ------------------------------------------------------------------ whole submissions
+
+def test_reference_scores_every_autograded_point(solution_dir, sandbox):
+    result = grade.grade_submission(solution_dir, sandbox=sandbox)
+    assert result["score"] == 42.5
+    assert result["sections"]["cross_correlation"]["score"] == 15.0
+    assert result["sections"]["spatial_batchnorm"]["score"] == 25.0
+    assert result["sections"]["warmup"] == {"score": 2.5, "max_score": 25.0,
+                                            "manual_pending": 22.5}
+    assert all(t["status"] == "passed" for t in result["tests"]), result["tests"]
+    assert result["flags"] == []
+    assert result["seed"] == grade.DEFAULT_SEED
+
+
+def test_stubs_score_zero_and_say_where_to_work(stub_dir, sandbox):
+    result = grade.grade_submission(stub_dir, sandbox=sandbox)
+    assert result["score"] == 0.0
+    assert result["sections"]["warmup"]["manual_pending"] == 0.0
+    messages = {t["name"]: t["output"] for t in result["tests"]}
+    assert "NotImplementedError" in messages["cc_worked_example"]
+    assert "source/cross_correlation.py" in messages["cc_worked_example"]
+    assert "spatial_batchnorm_forward" in messages["bn_forward_values"]
+
+
+def test_seed_changes_inputs_but_not_the_verdict(solution_dir, sandbox):
+    result = grade.grade_submission(solution_dir, seed=7, sandbox=sandbox)
+    assert result["seed"] == 7 and result["score"] == 42.5
+
+
+def test_a_bug_costs_points_only_in_its_section(solution_dir, sandbox, tmp_path):
+    sub = tmp_path / "flipped"
+    build.solution(sub)
+    with open(sub / "source" / "cross_correlation.py", "a") as fh:
+        fh.write("\n\ndef cross_corr_2d(X, K):\n"
+                 "    K = K.flip(0, 1)\n"
+                 "    kh, kw = K.shape\n"
+                 "    H, W = X.shape[0] - kh + 1, X.shape[1] - kw + 1\n"
+                 "    return sum(X[a:a + H, b:b + W] * K[a, b]\n"
+                 "               for a in range(kh) for b in range(kw))\n")
+    result = grade.grade_submission(sub, sandbox=sandbox)
+    assert result["sections"]["cross_correlation"]["score"] < 15.0
+    assert result["sections"]["spatial_batchnorm"]["score"] == 25.0
+    values = next(t for t in result["tests"] if t["name"] == "cc_values_nonsquare")
+    assert "convolution" in values["output"]  # the hint names the likely mistake
+
+
+# ------------------------------------------------------------------ the command line
+
+def _grade_args(subs: list[Path], out: Path) -> argparse.Namespace:
+    return argparse.Namespace(submissions=[str(s) for s in subs], jobs=2, seed=None,
+                              timeout=None, json=str(out / "g.json"), csv=str(out / "g.csv"),
+                              gradescope=str(out / "gs"))
+
+
+def test_grade_command_outputs_validate(solution_dir, stub_dir, tmp_path, capsys):
+    assert batch.run_grade_command(_grade_args([solution_dir, stub_dir], tmp_path)) == 0
+    table = capsys.readouterr().out
+    assert "reference" in table and "stubs" in table
+    data = json.loads((tmp_path / "g.json").read_text())
+    reports.validate(data, "grade")
+    assert [s["submission"] for s in data["submissions"]] == ["reference", "stubs"]
+    assert [s["score"] for s in data["submissions"]] == [42.5, 0.0]
+    rows = list(csv.reader(io.StringIO((tmp_path / "g.csv").read_text())))
+    assert all(name in rows[0] for name in points.TESTS)
+    assert rows[1][0] == "MAX"
+    for name in ("reference", "stubs"):
+        gs = json.loads((tmp_path / "gs" / name / "results.json").read_text())
+        reports.validate(gs, "gradescope")
+    assert (tmp_path / "reference-feedback.md").is_file()
+    assert (tmp_path / "g-report.md").is_file()
+
+
+def test_grade_command_fails_only_when_the_grader_cannot_run(stub_dir, tmp_path, monkeypatch):
+    def broken_start(self):
+        raise RuntimeError("worker cannot start")
+
+    monkeypatch.setattr(Sandbox, "start", broken_start)
+    assert batch.run_grade_command(_grade_args([stub_dir], tmp_path)) == 2
+
+
+def test_cli_grade_exit_status_is_zero_for_a_bad_submission(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(empty),
+                           "--json", str(tmp_path / "out.json")], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "out.json").read_text())
+    entry = data["submissions"][0]
+    assert entry["score"] == 0.0
+    assert any("missing" in f for f in entry["flags"])
+
+
+# ------------------------------------------------------------------ static checks
+
+def _analyse(tmp_path: Path, module: str, code: str) -> static.ModuleReport:
+    path = tmp_path / f"{module}.py"
+    path.write_text(code)
+    return static.analyse(path, module)
+
+
+@pytest.mark.parametrize("code", [
+    "import torch.nn.functional as F\ndef cross_corr_2d(X, K):\n    return F.conv2d(X, K)\n",
+    "from torch.nn.functional import conv2d as helper\n"
+    "def cross_corr_2d(X, K):\n    return helper(X, K)\n",
+    "import torch\ndef cross_corr_2d(X, K):\n    return getattr(torch, 'conv2d')(X, K)\n",
+    "import torch\ndef _go(X, K):\n    return torch.nn.functional.conv2d(X, K)\n"
+    "def cross_corr_2d(X, K):\n    return _go(X, K)\n",
+    "import numpy as np\ndef cross_corr_2d(X, K):\n    return np.correlate(X, K)\n",
+    "from scipy import signal\ndef cross_corr_2d(X, K):\n    return signal.correlate2d(X, K)\n",
+])
+def test_static_check_finds_forbidden_convolutions(tmp_path, code):
+    report = _analyse(tmp_path, "cross_correlation", code)
+    assert "cross_corr_2d" in report.forbidden, report
+
+
+def test_static_check_ignores_words_in_docstrings_and_own_names(tmp_path):
+    code = ('def cross_corr_2d(X, K):\n'
+            '    """No conv2d here, unlike a convolution library."""\n'
+            '    my_conv = X\n    return my_conv\n')
+    assert _analyse(tmp_path, "cross_correlation", code).forbidden == {}
+    code = ('def spatial_batchnorm_forward(x, gamma, beta, bn_param):\n'
+            '    """Like torch.batch_norm, but by hand; the backward needs no autograd."""\n'
+            '    return x, None\n'
+            'def spatial_batchnorm_backward(dout, cache):\n'
+            '    """Backward pass, no autograd."""\n    return dout, None, None\n')
+    assert _analyse(tmp_path, "batchnorm", code).forbidden == {}
+
+
+def test_static_check_autograd_only_forbidden_in_backward(tmp_path):
+    code = ("import torch\n"
+            "def spatial_batchnorm_forward(x, gamma, beta, bn_param):\n"
+            "    return x, x.requires_grad_()\n"
+            "def spatial_batchnorm_backward(dout, cache):\n"
+            "    cache.backward(dout)\n    return cache.grad, None, None\n")
+    report = _analyse(tmp_path, "batchnorm", code)
+    assert list(report.forbidden) == ["spatial_batchnorm_backward"]
+
+
+def test_static_check_reports_unreadable_modules(tmp_path):
+    assert "syntax error on line 2" in _analyse(tmp_path, "batchnorm", "x = 1\ndef (:\n").problem
+    (tmp_path / "cross_correlation.py").write_bytes(b"x = '\xff'\n")
+    report = static.analyse(tmp_path / "cross_correlation.py", "cross_correlation")
+    assert "UTF-8" in report.problem
+    assert "missing" in static.analyse(tmp_path / "nope.py", "batchnorm").problem
+    report = _analyse(tmp_path, "cross_correlation", "def cross_corr_2d(X):\n    return X\n")
+    assert any("expected (X, K)" in n for n in report.notes)
+
+
+# ------------------------------------------------------------------ wire format
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64, torch.bool,
+                                   torch.float16, torch.bfloat16])
+def test_wire_format_round_trips_tensors_without_pickle(dtype):
+    codec = worker.Codec(torch, np)
+    value = {"t": (torch.arange(6).reshape(2, 3).to(dtype),), "n": None, "s": "x", "f": 1.5,
+             "a": np.arange(4.0)}
+    a, b = socket.socketpair()
+    with a, b:
+        blobs: list[bytes] = []
+        worker.send_msg(a, {"value": codec.encode(value, blobs)}, blobs)
+        header, got_blobs = worker.recv_msg(b)
+    back = codec.decode(header["value"], got_blobs)
+    assert back["t"][0].dtype == dtype and torch.equal(back["t"][0], value["t"][0])
+    assert back["n"] is None and back["s"] == "x" and back["f"] == 1.5
+    assert isinstance(back["a"], np.ndarray) and back["a"].tolist() == [0, 1, 2, 3]
+
+
+def test_wire_format_refuses_malformed_data():
+    codec = worker.Codec(torch, np)
+    with pytest.raises(worker.ProtocolError):
+        codec.decode({"t": "tensor", "dtype": "float32", "shape": [5], "i": 0}, [b"\0" * 4])
+    with pytest.raises(worker.ProtocolError):
+        codec.decode({"t": "tensor", "dtype": "object", "shape": [1], "i": 0}, [b"\0" * 8])
+    with pytest.raises(worker.ProtocolError):
+        codec.decode({"t": "pickle", "v": "..."}, [])
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(len(b"not json").to_bytes(4, "big") + b"not json")
+        with pytest.raises(worker.ProtocolError):
+            worker.recv_msg(b)
