@@ -57,6 +57,15 @@ def train_run(lr: float, epochs: int = EPOCHS, seed: int = TRAIN_SEED) -> list[f
     the same minibatches, so the learning rate is the only difference between runs.
     A loss that overflows is recorded as inf.
     """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the same sums in the same order every time
+    try:
+        return _train(lr, epochs, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(lr: float, epochs: int, seed: int) -> list[float]:
     x, y = spiral_data()
     torch.manual_seed(seed)
     net = torch.nn.Sequential(torch.nn.Linear(2, HIDDEN), torch.nn.ReLU(),
@@ -84,12 +93,7 @@ def train_run(lr: float, epochs: int = EPOCHS, seed: int = TRAIN_SEED) -> list[f
 
 def learning_rate_curves() -> dict[str, list[float]]:
     """Label -> per-epoch training loss of the run at LEARNING_RATES[label]."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread: the same sums in the same order every time
-    try:
-        return {label: train_run(lr) for label, lr in LEARNING_RATES.items()}
-    finally:
-        torch.set_num_threads(threads)
+    return {label: train_run(lr) for label, lr in LEARNING_RATES.items()}
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -98,10 +102,8 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def figure_e(path: Path = FIGURES / "warmup_e_learning_rates.png",
-             curves: dict[str, list[float]] | None = None) -> Path:
+def draw_e(curves: dict[str, list[float]]) -> Figure:
     """Four panels A-D, one run each, in the order of PANEL_LABELS; titles are letters only."""
-    curves = curves if curves is not None else learning_rate_curves()
     start = curves[PANEL_LABELS["A"]][0]
     top = Y_TOP * start
     fig = Figure(figsize=(8, 5.5))
@@ -126,7 +128,12 @@ def figure_e(path: Path = FIGURES / "warmup_e_learning_rates.png",
         ax.set_ylabel("training loss")
     fig.suptitle("Training loss of the same network at four learning rates")
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
+
+
+def figure_e(path: Path = FIGURES / "warmup_e_learning_rates.png") -> Path:
+    """Train the four runs and save their figure."""
+    return _save(draw_e(learning_rate_curves()), path)
 
 
 def figure_f(path: Path = FIGURES / "warmup_f_activation.png", slope: float = 0.1) -> Path:

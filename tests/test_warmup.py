@@ -1,0 +1,251 @@
+"""Warm-up question (e): the answer key, its figure and its static grader; figures (f), (h)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograder import build, figures, warmup
+from autograder.warmup import LEARNING_RATES, PANEL_LABELS, grade_answer_e, normalize_label
+
+LABELS = ["low", "good", "high", "very high"]
+
+
+# --- the key -----------------------------------------------------------------------------
+
+def test_panel_labels_are_a_fixed_shuffle() -> None:
+    assert sorted(PANEL_LABELS) == ["A", "B", "C", "D"]
+    assert sorted(PANEL_LABELS.values()) == sorted(LABELS)
+    assert list(PANEL_LABELS.values()) != LABELS, "the panels must not be in the natural order"
+    again = dict(zip("ABCD", random.Random(warmup.PANEL_SEED).sample(LABELS, 4)))
+    assert again == PANEL_LABELS
+
+
+def test_learning_rates_increase_with_the_labels() -> None:
+    assert list(LEARNING_RATES) == LABELS
+    rates = list(LEARNING_RATES.values())
+    assert rates == sorted(rates) and len(set(rates)) == 4 and rates[0] > 0
+
+
+def test_warmup_module_is_light() -> None:
+    code = ("import sys, autograder.warmup; "
+            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=build.REPO, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_model_answer_e_agrees_with_the_key() -> None:
+    text = build.model_answers()["e"]
+    found = dict(re.findall(r"\b([ABCD]): (very high|high|good|low)\b", text.splitlines()[0]))
+    assert found == PANEL_LABELS
+
+
+# --- the curves follow the key -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def curves() -> dict[str, list[float]]:
+    return figures.learning_rate_curves()
+
+
+def test_curves_are_reproducible(curves: dict[str, list[float]]) -> None:
+    assert figures.train_run(LEARNING_RATES["good"]) == curves["good"]
+
+
+def test_curves_have_the_classic_shapes(curves: dict[str, list[float]]) -> None:
+    low, good, high, very_high = (curves[label] for label in LABELS)
+    start = good[0]
+    assert all(c[0] == start for c in curves.values()), "runs must share the starting weights"
+    finals = {label: c[-1] for label, c in curves.items()}
+    # good: reaches by far the lowest loss.
+    assert finals["good"] == min(finals.values()) and finals["good"] < 0.2 * start
+    # very high: the loss ends above where it started (diverges), the highest of all.
+    assert finals["very high"] > start and finals["very high"] == max(finals.values())
+    assert max(very_high[1:3]) > 2 * start, "very high should blow up right away"
+    # low: decreases at almost every epoch, but slowly: still far above good at the end.
+    steps_down = sum(b < a for a, b in zip(low, low[1:]))
+    assert steps_down >= 0.95 * (len(low) - 1)
+    assert finals["low"] > 0.5 * start and finals["low"] > 5 * finals["good"]
+    assert low[-2] - low[-1] > 0, "low is still improving at the end"
+    # high: a quick early drop, then a plateau well above good, never back to the start.
+    assert min(high[1:11]) < low[10], "high should drop faster than low at first"
+    assert finals["high"] > 5 * finals["good"] and max(high[10:]) < start
+    late = high[len(high) // 2:]
+    assert max(late) - min(late) < 0.3 * start, "high should plateau in the second half"
+    assert sum(late[:10]) / 10 - sum(late[-10:]) / 10 < 0.1 * start
+
+
+def test_figure_e_panels_follow_the_key() -> None:
+    fake = {label: [float(i + 1)] * 5 for i, label in enumerate(LABELS)}
+    fig = figures.draw_e(fake)
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in axes] == ["A", "B", "C", "D"]
+    top = figures.Y_TOP * fake[PANEL_LABELS["A"]][0]
+    for ax in axes:
+        expected = min(fake[PANEL_LABELS[ax.get_title()]][0], 0.98 * top)
+        assert list(ax.lines[0].get_ydata()) == [expected] * 5
+        text = " ".join(t.get_text() for t in ax.texts).lower()
+        assert not any(label in text for label in ("low", "good", "high"))
+
+
+def test_committed_figures_are_reproducible(tmp_path: Path) -> None:
+    made = {
+        "warmup_e_learning_rates.png": figures.figure_e(tmp_path / "e.png"),
+        "warmup_f_activation.png": figures.figure_f(tmp_path / "f.png"),
+    }
+    for name, path in made.items():
+        assert path.read_bytes() == (figures.FIGURES / name).read_bytes(), (
+            f"{name} is stale: run `python -m autograder figures` and `build`")
+    h = figures.figure_h(tmp_path / "h.png")
+    assert h.read_bytes() == (figures.ANSWER_FIGURES / "h_networks.png").read_bytes()
+
+
+def test_figure_h_numbers() -> None:
+    depth = {name.split()[0]: v[0] for name, v in figures.NETWORKS.items()}
+    assert depth == {"AlexNet": 8, "VGG-16": 16, "GoogLeNet": 22, "ResNet-152": 152}
+    errors = [v[2] for v in figures.NETWORKS.values()]
+    assert errors == sorted(errors, reverse=True)
+    assert "answer_figures/h_networks.png" in build.model_answers()["h"]
+
+
+# --- normalize_label ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, label", [
+    ("low", "low"), ("Low learning rate", "low"), ("i", "low"), ("(i)", "low"),
+    ("good", "good"), ("(ii)", "good"), ("Good LR", "good"), ("  GOOD  ", "good"),
+    ("high", "high"), ("iii", "high"), ("High learning-rate", "high"),
+    ("very high", "very high"), ("very-high", "very high"), ("very high lr", "very high"),
+    ("VERY_HIGH", "very high"), ("(iv)", "very high"), ("veryhigh", "very high"),
+])
+def test_normalize_label_accepts_spellings(text: str, label: str) -> None:
+    assert normalize_label(text) == label
+
+
+@pytest.mark.parametrize("text", ["", "medium", "v", "high low", "learning rate", None, 3,
+                                  ["low"], "not low"])
+def test_normalize_label_rejects_other_text(text: object) -> None:
+    assert normalize_label(text) is None
+
+
+# --- grade_answer_e ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    sol, rel = tmp_path_factory.mktemp("sol"), tmp_path_factory.mktemp("rel")
+    build.solution(sol)
+    build.release(rel)
+    return {"solution": sol / "assignment.ipynb", "release": rel / "assignment.ipynb"}
+
+
+def with_answer(bundles: dict[str, Path], tmp_path: Path, source: str) -> Path:
+    """A copy of the release notebook whose (e) answer cell holds source."""
+    nb = nbformat.read(bundles["release"], as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "warmup_e_answer":
+            cell.source = source
+    path = tmp_path / "assignment.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_solution_scores_full_and_release_zero(bundles: dict[str, Path]) -> None:
+    score, message = grade_answer_e(bundles["solution"])
+    assert score == 1.0 and "all four" in message
+    score, message = grade_answer_e(bundles["release"])
+    assert score == 0.0 and "No label for panels A, B, C and D" in message
+
+
+def derangement_of_key() -> dict[str, str]:
+    panels = sorted(PANEL_LABELS)
+    return {p: PANEL_LABELS[panels[(i + 1) % 4]] for i, p in enumerate(panels)}
+
+
+def test_partial_credit_names_wrong_panels_only(bundles: dict[str, Path],
+                                                tmp_path: Path) -> None:
+    answer = dict(PANEL_LABELS)
+    swapped = derangement_of_key()
+    answer["B"], answer["D"] = swapped["B"], swapped["D"]
+    score, message = grade_answer_e(with_answer(bundles, tmp_path, f"answer_e = {answer!r}"))
+    assert score == 0.5
+    assert "B and D" in message and "2 of 4" in message
+    # The message is the same whatever wrong label was given: it cannot leak the key.
+    other = dict(answer)
+    other["B"] = next(label for label in LABELS
+                      if label not in (PANEL_LABELS["B"], answer["B"]))
+    again = grade_answer_e(with_answer(bundles, tmp_path, f"answer_e = {other!r}"))
+    assert again == (0.5, message)
+
+
+def test_all_wrong_scores_zero(bundles: dict[str, Path], tmp_path: Path) -> None:
+    answer = derangement_of_key()
+    score, message = grade_answer_e(with_answer(bundles, tmp_path, f"answer_e = {answer!r}"))
+    assert score == 0.0 and "A, B, C and D" in message
+
+
+def test_answers_in_other_spellings_and_item_assignments(bundles: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    roman = {"low": "(i)", "good": "Good learning rate", "high": "iii", "very high": "very-high"}
+    lines = ['answer_e = {"A": "", "B": "", "C": "", "D": ""}', "%matplotlib inline"]
+    lines += [f"answer_e[{panel.lower()!r}] = {roman[label]!r}"
+              for panel, label in PANEL_LABELS.items()]
+    score, message = grade_answer_e(with_answer(bundles, tmp_path, "\n".join(lines)))
+    assert score == 1.0, message
+
+
+@pytest.mark.parametrize("source, needle", [
+    ("answer_e = {'A': 'low'", "not valid Python"),
+    ("answer_e = dict(A='low', B='good', C='high', D='very high')", "literal"),
+    ("answer_e = ['low', 'good', 'high', 'very high']", "must be a dict"),
+    ("labels = {'A': 'low'}", "no assignment"),
+    ("answer_e['A'] = 'low'", "before it is assigned"),
+    ("answer_e = {'A': 'medium', 'B': '', 'C': '', 'D': ''}", "'medium'"),
+])
+def test_broken_answers_score_zero_with_a_message(bundles: dict[str, Path], tmp_path: Path,
+                                                  source: str, needle: str) -> None:
+    score, message = grade_answer_e(with_answer(bundles, tmp_path, source))
+    assert score == 0.0 and needle in message
+
+
+def test_broken_notebooks_score_zero_with_a_message(bundles: dict[str, Path],
+                                                    tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.ipynb"
+    corrupt.write_text('{"cells": [', encoding="utf-8")
+    assert grade_answer_e(corrupt)[0] == 0.0
+    assert "could not be read" in grade_answer_e(corrupt)[1]
+
+    binary = tmp_path / "binary.ipynb"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    assert grade_answer_e(binary)[0] == 0.0
+
+    missing = grade_answer_e(tmp_path / "nowhere.ipynb")
+    assert missing[0] == 0.0 and "not found" in missing[1]
+
+    nb = json.loads(bundles["solution"].read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        cell.get("metadata", {}).pop("nbgrader", None)
+    no_cell = tmp_path / "no_cell.ipynb"
+    no_cell.write_text(json.dumps(nb), encoding="utf-8")
+    score, message = grade_answer_e(no_cell)
+    assert score == 0.0 and "missing" in message
+
+    assert grade_answer_e(tmp_path)[0] == 0.0  # a folder, not a notebook
+
+
+@settings(deadline=None, max_examples=40)
+@given(source=st.text(max_size=80))
+def test_grader_never_raises(tmp_path_factory: pytest.TempPathFactory, source: str) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "assignment.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        source, metadata={"nbgrader": {"grade_id": "warmup_e_answer"}})])
+    nbformat.write(nb, path)
+    score, message = grade_answer_e(path)
+    assert score in (0.0, 0.25, 0.5, 0.75, 1.0) and isinstance(message, str) and message
