@@ -6,7 +6,8 @@
 
 - ``build()`` writes the student view at the top of the repository (``assignment.ipynb``,
   ``source/``, ``figures/``), each file stamped as generated;
-- ``release(dir)`` writes the bundle handed to students;
+- ``release(dir)`` writes the bundle handed to students: the student view plus a README,
+  a ``requirements.txt`` and ``dir.zip`` next to it, ready for the course page;
 - ``solution(dir)`` writes a complete, correct submission.
 
 The notebook goes through nbgrader's own preprocessors, configured by the course's
@@ -19,6 +20,7 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -32,6 +34,10 @@ COURSE = REPO / "autograder"
 MASTER = COURSE / "master" / ASSIGNMENT_ID
 NOTEBOOK = "assignment.ipynb"
 WRITTEN_ANSWERS = REPO / "written_answers.md"
+SELFCHECK = "selfcheck.py"
+STUDENT_README = "README_student.md"
+#: The packages a student installs; their pins come from the repository's requirements.txt.
+STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "jupyterlab", "ipykernel")
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -39,6 +45,8 @@ STUB_MARKER = "YOUR CODE HERE"
 PY_STAMP = ("# Student copy generated from autograder/master/{assignment}/{path} by "
             "`python -m autograder build`.\n"
             "# Students: write your code in this file. Instructors: edit the master copy.\n")
+SELFCHECK_STAMP = ("# Generated from autograder/master/{assignment}/{path} by "
+                   "`python -m autograder build`; do not edit.\n")
 NB_STAMP_KEY = "autograder"
 
 
@@ -206,7 +214,47 @@ def _student_files() -> dict[str, bytes]:
     files[NOTEBOOK] = nbformat.writes(student_notebook()).encode() + b"\n"
     for path in sorted((MASTER / "figures").glob("*.png")):
         files[f"figures/{path.name}"] = path.read_bytes()
+    files[SELFCHECK] = _selfcheck()
     return files
+
+
+def _selfcheck() -> bytes:
+    """The students' self-check: the master's visible checks, stamped as generated."""
+    stamp = SELFCHECK_STAMP.format(assignment=ASSIGNMENT_ID, path=SELFCHECK)
+    return stamp.encode() + (MASTER / SELFCHECK).read_bytes()
+
+
+def student_requirements() -> str:
+    """requirements.txt of the bundle: the student packages, pinned as the repository pins them."""
+    pins = {}
+    for line in (REPO / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        match = re.match(r"([A-Za-z0-9_.-]+)\s*==\s*(\S+)", line)
+        if match:
+            pins[match.group(1).lower()] = f"{match.group(1)}=={match.group(2)}"
+    missing = [name for name in STUDENT_PACKAGES if name not in pins]
+    if missing:
+        raise ValueError(f"requirements.txt pins none of {missing}")
+    return ("# Install with: python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n"
+            + "".join(f"{pins[name]}\n" for name in STUDENT_PACKAGES))
+
+
+def _bundle_extras() -> dict[str, bytes]:
+    """Files that only the released bundle holds (the repository has its own README and
+    requirements.txt at the top)."""
+    return {"README.md": (MASTER / STUDENT_README).read_bytes(),
+            "requirements.txt": student_requirements().encode()}
+
+
+def _zip_folder(folder: Path, rels: list[str]) -> Path:
+    """folder.zip next to folder, its files under one top folder; byte-identical on rebuild."""
+    archive = folder.parent / f"{folder.name}.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for rel in sorted(rels):
+            info = zipfile.ZipInfo(f"{folder.name}/{rel}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, (folder / rel).read_bytes())
+    return archive
 
 
 def build(dest: Path = REPO) -> list[str]:
@@ -248,14 +296,19 @@ def leaks(bundle: Path) -> list[str]:
 
 
 def release(dest: Path) -> list[str]:
-    """Write the student bundle to dest and prove that it holds no solution text."""
+    """Write the student bundle to dest, prove that it holds no solution text, and zip it
+    to dest.zip beside dest (for the course page). Returns the files of the bundle."""
     dest.mkdir(parents=True, exist_ok=True)
     written = build(dest)
+    for rel, data in _bundle_extras().items():
+        (dest / rel).write_bytes(data)
+        written.append(rel)
     leaked = leaks(dest)
     if leaked:
         shutil.rmtree(dest)
         raise RuntimeError("solution text in the student bundle:\n" + "\n".join(leaked))
-    return written
+    _zip_folder(dest, written)
+    return sorted(written)
 
 
 def solution(dest: Path) -> list[str]:
@@ -273,4 +326,7 @@ def solution(dest: Path) -> list[str]:
         (dest / "figures").mkdir(exist_ok=True)
         shutil.copyfile(path, dest / "figures" / path.name)
         written.append(f"figures/{path.name}")
+    # The self-check too, so that a solution folder works like a student's.
+    (dest / SELFCHECK).write_bytes(_selfcheck())
+    written.append(SELFCHECK)
     return sorted(written)
