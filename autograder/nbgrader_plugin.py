@@ -1,0 +1,241 @@
+"""nbgrader hooks of the course: a release without solution text, grades from the isolated grader.
+
+``nbgrader_config.py`` wires both in:
+
+- ``strip_release`` runs after ``nbgrader generate_assignment``. nbgrader copies every
+  non-notebook file of ``master/<assignment>/`` verbatim into ``release/<assignment>/``, so
+  the ``source/*.py`` there would still hold the solution regions; the hook replaces each
+  with the student copy that ``python -m autograder build`` makes. If anything goes wrong
+  the release folder is deleted: nbgrader only logs a failing hook, so failing closed is
+  the only way not to hand out solutions.
+- ``IsolatedGrade`` replaces nbgrader's Execute step during ``nbgrader autograde``. Nothing
+  of the student's runs in nbgrader's process or kernel: the submitted folder is graded by
+  ``grading.grade.grade_submission`` (student code in a sandboxed child), and each grade
+  cell of ``points.GRADE_CELLS`` gets the score of its section as nbgrader's partial
+  credit, i.e. an ``execute_result`` whose ``text/plain`` is the score
+  (``nbgrader.utils.determine_grade``), with the per-test messages as a ``stdout`` stream.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+from . import points
+
+NOTEBOOK_ID = "assignment"  # grade_submission reads <submission>/assignment.ipynb
+RESOURCE_KEY = "isolated_grade"
+
+
+# ----------------------------------------------------------------- course directory
+
+def _coursedir(obj=None):
+    """nbgrader's CourseDirectory of the running command.
+
+    The converter that runs our hook or preprocessor holds it (``.coursedir``); walk the
+    parents, then the running application, and as a last resort build one from the
+    configuration (nbgrader runs hooks and preprocessors with cwd = the course root).
+    """
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Application
+
+    node = obj
+    while node is not None:
+        coursedir = getattr(node, "coursedir", None)
+        if coursedir is not None:
+            return coursedir
+        node = getattr(node, "parent", None)
+    app = Application.instance() if Application.initialized() else None
+    coursedir = getattr(app, "coursedir", None)
+    if coursedir is not None:
+        return coursedir
+    config = getattr(obj, "config", None) or getattr(app, "config", None)
+    return CourseDirectory(config=config) if config is not None else CourseDirectory()
+
+
+# ----------------------------------------------------------------- release hook
+
+def _strip_folder(folder: Path) -> list[str]:
+    """Replace every source/**.py under folder by its student copy; returns what changed."""
+    from . import build
+
+    changed = []
+    for path in sorted((folder / "source").rglob("*.py")):
+        rel = path.relative_to(folder).as_posix()
+        text = path.read_text(encoding="utf-8")
+        stub = build.PY_STAMP.format(assignment=folder.name, path=rel) + \
+            build.strip_python(text, rel)
+        mode = path.stat().st_mode & 0o7777
+        path.chmod(mode | 0o200)  # nbgrader has already set the release permissions
+        path.write_text(stub, encoding="utf-8")
+        path.chmod(mode)
+        changed.append(rel)
+    leaked = build.leaks(folder)
+    if leaked:
+        raise RuntimeError("solution text left in the release folder:\n" + "\n".join(leaked))
+    return changed
+
+
+def strip_release(assignment=None, student=None, notebooks=None, **_) -> None:
+    """post_convert_hook of GenerateAssignment: strip solutions from release/<assignment>/."""
+    import logging
+
+    log = logging.getLogger("autograder.nbgrader_plugin")
+    coursedir = _coursedir()
+    assignment = assignment or coursedir.assignment_id
+    pattern = coursedir.format_path(coursedir.release_directory, ".", assignment)
+    folders = [Path(p) for p in sorted(glob.glob(pattern)) if os.path.isdir(p)]
+    if not folders:
+        # Where nbgrader's defaults put it, relative to the course root (the cwd).
+        folders = [Path(p) for p in sorted(glob.glob(os.path.join(
+            coursedir.root, "release", assignment))) if os.path.isdir(p)]
+    for folder in folders:
+        try:
+            changed = _strip_folder(folder)
+        except BaseException:
+            log.error("could not strip solutions from %s: removing it so that no solution "
+                      "is released", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        # nbgrader shows hook messages only at INFO level and swallows their errors.
+        print(f"[autograder] stripped solution regions from {len(changed)} file(s) "
+              f"in {folder}", flush=True)
+
+
+# ----------------------------------------------------------------- autograde
+
+_sandbox = None
+_sandbox_lock = threading.Lock()
+
+
+def _shared_sandbox():
+    """One grading slot for the whole nbgrader run (starting one costs seconds)."""
+    global _sandbox
+    with _sandbox_lock:
+        if _sandbox is None:
+            from .grading.sandbox import Limits, Sandbox
+
+            sandbox = Sandbox(limits=Limits())
+            sandbox.start()
+            atexit.register(sandbox.close)
+            _sandbox = sandbox
+        return _sandbox
+
+
+def grade_folder(folder: Path) -> dict:
+    """grade_submission on folder, in the shared sandbox."""
+    from .grading.grade import grade_submission
+
+    return grade_submission(folder, sandbox=_shared_sandbox())
+
+
+def section_feedback(result: dict, section: str) -> str:
+    """The text shown under a grade cell: section score, per-test messages, flags."""
+    sec = result["sections"][section]
+    auto_max = points.section_auto_max(section)
+    lines = [f"Autograded by the isolated grader: {_num(sec['score'])} / {_num(auto_max)} "
+             f"points ({section})."]
+    for test in result["tests"]:
+        if test["section"] == section:
+            lines.append(f"- {test['name']}: {_num(test['score'])}/{_num(test['max_score'])} "
+                         f"{test['status']}. {test['output']}")
+    if result.get("flags"):
+        lines.append("Flags: " + "; ".join(result["flags"]))
+    return "\n".join(lines) + "\n"
+
+
+def _num(x: float) -> str:
+    return f"{float(x):g}"
+
+
+def grade_outputs(result: dict, section: str) -> list:
+    """Outputs that nbgrader reads as the section's autograded score.
+
+    ``determine_grade`` scans a grade cell's outputs in order: an ``error`` or a ``stderr``
+    stream gives 0; the first ``execute_result`` whose text/plain is a float in
+    [0, points] gives that partial credit; no outputs at all would give FULL credit. So the
+    cell carries exactly one execute_result with the score (0.0 included) and a stdout
+    stream with the feedback.
+    """
+    score = float(result["sections"][section]["score"])
+    score = min(max(score, 0.0), points.section_auto_max(section))
+    return [
+        nbformat.v4.new_output("execute_result", data={"text/plain": repr(score)},
+                               execution_count=1),
+        nbformat.v4.new_output("stream", name="stdout", text=section_feedback(result, section)),
+    ]
+
+
+def _error_output(message: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_output("error", ename="AutograderError", evalue=message,
+                                  traceback=[message])
+
+
+def _is_autograded_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
+
+
+class IsolatedGrade(NbGraderPreprocessor):
+    """Fill the autograded cells with the isolated grader's section scores."""
+
+    def _submission_folder(self, student: str, assignment: str) -> Path:
+        coursedir = _coursedir(self)
+        return Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        student, assignment, notebook = info["student"], info["assignment"], info["notebook"]
+        if notebook != NOTEBOOK_ID:
+            # Only assignment.ipynb is graded by the isolated grader; any autograded cell
+            # elsewhere would get full credit from nbgrader with no outputs, so zero it.
+            for cell in nb.cells:
+                if _is_autograded_cell(cell):
+                    cell.outputs = [_error_output(
+                        f"{notebook}.ipynb is not graded by the isolated grader")]
+            return nb, resources
+
+        # The submitted copy is the pristine one (nothing has run in it); the autograded
+        # copy differs only by nbgrader's sanitizing and the master's extra files.
+        folder = self._submission_folder(student, assignment)
+        if not (folder / f"{NOTEBOOK_ID}.ipynb").is_file():
+            raise RuntimeError(f"submitted notebook not found at {folder}")
+        result = dict(grade_folder(folder), submission=student)
+        info[RESOURCE_KEY] = result
+        self.log.info("Isolated grade of %s/%s: %s", student, assignment,
+                      json.dumps(result, sort_keys=True))
+
+        seen = set()
+        for cell in nb.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if grade_id in points.GRADE_CELLS:
+                cell.outputs = grade_outputs(result, points.GRADE_CELLS[grade_id])
+                cell.execution_count = 1
+                seen.add(grade_id)
+            elif _is_autograded_cell(cell):
+                cell.outputs = [_error_output(f"grade cell {grade_id!r} is not part of the "
+                                              "assignment")]
+        # A submission that deleted a grade cell still gets the grade of its section
+        # (without the cell, nbgrader would record nothing for it).
+        for grade_id, section in points.GRADE_CELLS.items():
+            if grade_id not in seen:
+                self.log.warning("grade cell %s missing from %s's notebook: restored",
+                                 grade_id, student)
+                cell = nbformat.v4.new_code_cell(
+                    source=f"# Grade cell {grade_id}: missing from the submission, restored "
+                           "by the autograder.",
+                    metadata={"nbgrader": {
+                        "grade": True, "grade_id": grade_id, "locked": True,
+                        "points": points.section_auto_max(section), "schema_version": 3,
+                        "solution": False, "task": False}},
+                    outputs=grade_outputs(result, section), execution_count=1)
+                nb.cells.append(cell)
+        return nb, resources
