@@ -78,17 +78,21 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]
 
 
 def manual_pending(nb: nbformat.NotebookNode | None) -> float:
-    """Points of hand-graded answers the student wrote (an untouched answer scores 0)."""
+    """Points of hand-graded answers the student wrote (an untouched answer scores 0).
+
+    "Untouched" means what nbgrader means by it, so that both agree: the cell's text is
+    exactly the release text (nbgrader compares a checksum of the source, whitespace
+    included; an emptied cell is a changed one). A grade id that occurs more than once
+    counts once, by its last cell, like nbgrader's DeduplicateIds.
+    """
     if nb is None:
         return 0.0
-    pending = 0.0
+    answers: dict[str, str] = {}
     for cell in nb.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if grade_id in points.MANUAL:
-            text = cell.get("source", "").strip()
-            if text and text != TEMPLATE_ANSWER:
-                pending += points.MANUAL[grade_id]
-    return pending
+            answers[grade_id] = cell.get("source", "")
+    return sum((points.MANUAL[g] for g, text in answers.items() if text != TEMPLATE_ANSWER), 0.0)
 
 
 def run_hidden_test(test: hidden_tests.HiddenTest, session: Session, seed: int,
