@@ -51,7 +51,13 @@ class Journal:
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
         if path and path.exists():
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if text and not text.endswith("\n"):
+                # A torn last line (the batch was killed while writing): end it, so that
+                # the next entry starts on a line of its own instead of joining it.
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write("\n")
+            for line in text.splitlines():
                 try:
                     entry = json.loads(line)
                     self.done[(entry["path"], entry["fingerprint"])] = entry["result"]
@@ -130,7 +136,7 @@ def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
             sandbox.close()
 
     threads = [threading.Thread(target=work, args=(slot,), daemon=True)
-               for slot in range(max(1, min(jobs, pending)))]
+               for slot in range(min(max(1, jobs), pending))]
     for thread in threads:
         thread.start()
     for thread in threads:

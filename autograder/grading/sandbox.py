@@ -248,7 +248,7 @@ class Child:
             self.sock.settimeout(max(timeout, 0.01))
             send_msg(self.sock, msg, blobs)
             self.sock.settimeout(max(deadline - time.monotonic(), 0.01))
-            reply, reply_blobs = recv_msg(self.sock)
+            reply, reply_blobs = recv_msg(self.sock, deadline=deadline)
         except TimeoutError:
             self.kill()
             return CallResult(False, timed_out=True, output=self.read_output())

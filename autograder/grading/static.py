@@ -26,11 +26,17 @@ _CONV = re.compile(r"^(conv\d?d|conv_transpose\d?d|conv_tbc|convolution|_convolu
 _BATCHNORM = re.compile(r"^(batch_norm|\w*BatchNorm\w*|native_batch_norm\w*|"
                         r"_native_batch_norm\w*|_batch_norm\w*|functional_batch_norm)$")
 _AUTOGRAD = re.compile(r"^(autograd|backward|requires_grad_|vjp|jvp|jacobian|vjp_fn|func)$")
+# Switching off the run-time operator watch (torch's dispatch-mode stack): never needed by
+# the assignment, and with a computed name for the forbidden call it would hide it.
+_TAMPER = re.compile(r"^(_python_dispatch|_disable_current_modes|_pop_mode\w*|_push_mode|"
+                     r"\w*torch_dispatch_stack|_set_dispatch_mode|_unset_dispatch_mode|"
+                     r"_DisableTorchDispatch|DisableTorchFunction\w*|_disable_torch_function\w*|"
+                     r"_ExcludeDispatchKeyGuard|_python_dispatch\w*)$")
 
 # module -> (family, pattern, functions it is forbidden in (None: all))
 RULES = {
-    "cross_correlation": [("convolution", _CONV, None)],
-    "batchnorm": [("batch_norm", _BATCHNORM, None),
+    "cross_correlation": [("convolution", _CONV, None), ("tampering", _TAMPER, None)],
+    "batchnorm": [("batch_norm", _BATCHNORM, None), ("tampering", _TAMPER, None),
                   ("autograd", _AUTOGRAD, {"spatial_batchnorm_backward", "batchnorm_backward"})],
 }
 
@@ -76,6 +82,21 @@ def _names_used(node: ast.AST) -> set[str]:
             if sub.asname:
                 found.add(sub.asname)
     return found
+
+
+def _computed_lookups(node: ast.AST) -> bool:
+    """getattr / __import__ / import_module / eval whose name is not a plain string literal."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call) and (getattr(sub.func, "id", None) in _LOOKUPS
+                                          or getattr(sub.func, "attr", None) in _LOOKUPS):
+            name_arg = sub.args[1] if getattr(sub.func, "id", None) == "getattr" and \
+                len(sub.args) > 1 else (sub.args[0] if sub.args else None)
+            if getattr(sub.func, "attr", None) == "get":
+                continue  # dict.get: ordinary code
+            if name_arg is not None and not (isinstance(name_arg, ast.Constant)
+                                             and isinstance(name_arg.value, str)):
+                return True
+    return False
 
 
 def _aliases(tree: ast.Module, pattern: re.Pattern) -> set[str]:
@@ -145,6 +166,10 @@ def analyse(path: Path, module: str) -> ModuleReport:
 
     calls = {name: {n for n in _names_used(node) if n in functions and n != name}
              for name, node in functions.items()}
+    dynamic = sorted(name for name, node in functions.items() if _computed_lookups(node))
+    if dynamic:
+        report.notes.append(f"{rel}: a name computed at run time is looked up (getattr, "
+                            f"__import__, eval) in {', '.join(dynamic)}; check it by hand")
     for family, pattern, scope in RULES.get(module, []):
         aliases = _aliases(tree, pattern)
         direct = {name: sorted(n for n in _names_used(node)

@@ -89,9 +89,14 @@ class ProtocolError(Exception):
 
 # ---------------------------------------------------------------- framing
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
     chunks, got = [], 0
     while got < n:
+        if deadline is not None:  # a whole message, not each recv, must beat the deadline
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("message not complete before the deadline")
+            sock.settimeout(left)
         chunk = sock.recv(min(n - got, 1 << 20))
         if not chunk:
             raise EOFError("connection closed")
@@ -109,23 +114,24 @@ def send_msg(sock: socket.socket, header: dict, blobs: list[bytes] = ()) -> None
     sock.sendall(b"".join(parts))
 
 
-def recv_msg(sock: socket.socket, max_blobs: int = MAX_BLOBS_BYTES) -> tuple[dict, list[bytes]]:
-    (size,) = struct.unpack("!I", _recv_exact(sock, 4))
+def recv_msg(sock: socket.socket, max_blobs: int = MAX_BLOBS_BYTES,
+             deadline: float | None = None) -> tuple[dict, list[bytes]]:
+    (size,) = struct.unpack("!I", _recv_exact(sock, 4, deadline))
     if size > MAX_HEADER:
         raise ProtocolError(f"header of {size} bytes is too large")
     try:
-        header = json.loads(_recv_exact(sock, size))
+        header = json.loads(_recv_exact(sock, size, deadline))
     except ValueError as exc:
         raise ProtocolError(f"header is not JSON: {exc}") from None
     if not isinstance(header, dict) or not isinstance(header.get("nblobs"), int):
         raise ProtocolError("header is not a message")
     blobs, total = [], 0
     for _ in range(header["nblobs"]):
-        (n,) = struct.unpack("!Q", _recv_exact(sock, 8))
+        (n,) = struct.unpack("!Q", _recv_exact(sock, 8, deadline))
         total += n
         if total > max_blobs:
             raise ProtocolError(f"more than {max_blobs} bytes of data")
-        blobs.append(_recv_exact(sock, n))
+        blobs.append(_recv_exact(sock, n, deadline))
     return header, blobs
 
 
