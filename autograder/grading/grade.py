@@ -6,10 +6,13 @@ and ``elapsed_s``); ``reports.py`` turns a list of them into tables and files.
 
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+import torch
 
 from .. import points, warmup
 from . import hidden_tests, static
@@ -32,6 +35,7 @@ class Session:
         self.sandbox, self.workdir, self.timeout = sandbox, workdir, timeout
         self.child = None
         self.broken: dict[str, CallResult] = {}  # module -> failed import
+        self.loaded: set[str] = set()  # modules the current child imported successfully
 
     def caller(self, module: str, deadline: float):
         def call(fn: str, args: list, no_autograd: bool = False, keep=()) -> CallResult:
@@ -39,14 +43,19 @@ class Session:
                 return self.broken[module]
             if self.child is None or not self.child.alive:
                 self.child = self.sandbox.spawn(self.workdir)
-            remaining = deadline - time.monotonic()
-            loaded = self.child.load(module, remaining)
-            if not loaded.ok:
-                # An import that fails (or kills the process) fails every later call the same way.
-                self.broken[module] = loaded if loaded.stage == "import" else CallResult(
-                    False, crashed=loaded.crashed, timed_out=loaded.timed_out,
-                    output=loaded.output, stage="import")
-                return self.broken[module]
+                self.loaded = set()
+            if module not in self.loaded:
+                # One import round trip per module and child; later calls skip it (the
+                # child's call re-imports, which is a no-op once the module is loaded).
+                loaded = self.child.load(module, deadline - time.monotonic())
+                if not loaded.ok:
+                    # An import that fails (or kills the process) fails every later call
+                    # the same way.
+                    self.broken[module] = loaded if loaded.stage == "import" else CallResult(
+                        False, crashed=loaded.crashed, timed_out=loaded.timed_out,
+                        output=loaded.output, stage="import")
+                    return self.broken[module]
+                self.loaded.add(module)
             return self.child.call(module, fn, args, deadline - time.monotonic(),
                                    no_autograd=no_autograd, keep=keep)
         return call
@@ -54,6 +63,35 @@ class Session:
     def close(self) -> None:
         if self.child is not None:
             self.child.close()
+
+
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_saved = 1
+
+
+@contextmanager
+def judge_threads():
+    """One torch thread in the judge while any submission is being graded.
+
+    The judge's own torch work (reference values, comparisons) is on tiny tensors, where
+    a pool of intra-op threads only costs wake-ups, and with ``--jobs`` slots the pools of
+    concurrent slots fight for the same cores. The setting is process-wide, so it is
+    counted: the first grading thread sets it, the last one restores the caller's value.
+    """
+    global _threads_users, _threads_saved
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_saved)
 
 
 def _test_entry(name: str, score: float, output: str) -> dict:
@@ -132,6 +170,12 @@ def run_hidden_test(test: hidden_tests.HiddenTest, session: Session, seed: int,
 def grade_submission(path: Path, seed: int | None = None, sandbox: Sandbox | None = None,
                      timeout: float | None = None) -> dict:
     """Grade the submission folder `path`; never raises for a broken submission."""
+    with judge_threads():
+        return _grade_submission(path, seed, sandbox, timeout)
+
+
+def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
+                      timeout: float | None) -> dict:
     start = time.monotonic()
     path = Path(path)
     seed = DEFAULT_SEED if seed is None else seed
