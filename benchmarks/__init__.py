@@ -1,0 +1,1 @@
+"""Speed benchmarks of the kit; run ``python -m benchmarks`` (see ``benchmarks/run.py``)."""
