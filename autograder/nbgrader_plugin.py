@@ -28,6 +28,7 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Integer
 
 from . import points
 
@@ -112,29 +113,28 @@ def strip_release(assignment=None, student=None, notebooks=None, **_) -> None:
 
 # ----------------------------------------------------------------- autograde
 
-_sandbox = None
+_sandboxes: dict = {}
 _sandbox_lock = threading.Lock()
 
 
-def _shared_sandbox():
+def _shared_sandbox(slot: int):
     """One grading slot for the whole nbgrader run (starting one costs seconds)."""
-    global _sandbox
     with _sandbox_lock:
-        if _sandbox is None:
+        if slot not in _sandboxes:
             from .grading.sandbox import Limits, Sandbox
 
-            sandbox = Sandbox(limits=Limits())
+            sandbox = Sandbox(slot=slot, limits=Limits())
             sandbox.start()
             atexit.register(sandbox.close)
-            _sandbox = sandbox
-        return _sandbox
+            _sandboxes[slot] = sandbox
+        return _sandboxes[slot]
 
 
-def grade_folder(folder: Path) -> dict:
-    """grade_submission on folder, in the shared sandbox."""
+def grade_folder(folder: Path, slot: int = 0) -> dict:
+    """grade_submission on folder, in the shared sandbox of that slot."""
     from .grading.grade import grade_submission
 
-    return grade_submission(folder, sandbox=_shared_sandbox())
+    return grade_submission(folder, sandbox=_shared_sandbox(slot))
 
 
 def section_feedback(result: dict, section: str) -> str:
@@ -187,6 +187,11 @@ def _is_autograded_cell(cell) -> bool:
 class IsolatedGrade(NbGraderPreprocessor):
     """Fill the autograded cells with the isolated grader's section scores."""
 
+    sandbox_slot = Integer(
+        0, help="Grading slot of the sandbox. As root each slot runs student code as its "
+                "own user and kills all of that user's processes after each submission, "
+                "so runs at the same time must use different slots.").tag(config=True)
+
     def _submission_folder(self, student: str, assignment: str) -> Path:
         coursedir = _coursedir(self)
         return Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
@@ -208,7 +213,7 @@ class IsolatedGrade(NbGraderPreprocessor):
         folder = self._submission_folder(student, assignment)
         if not (folder / f"{NOTEBOOK_ID}.ipynb").is_file():
             raise RuntimeError(f"submitted notebook not found at {folder}")
-        result = dict(grade_folder(folder), submission=student)
+        result = dict(grade_folder(folder, self.sandbox_slot), submission=student)
         info[RESOURCE_KEY] = result
         self.log.info("Isolated grade of %s/%s: %s", student, assignment,
                       json.dumps(result, sort_keys=True))

@@ -1,0 +1,291 @@
+"""The nbgrader path end to end, in a copy of the course root.
+
+``nbgrader generate_assignment`` must release no solution text; ``nbgrader autograde`` must
+put in the gradebook, per student and section, the scores of ``grade_submission`` (the
+isolated grader), never run anything of the student's, and leave the nine hand-graded
+answers to the formgrader exactly when the student wrote something.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from filelock import FileLock
+
+from autograder import build, points
+from autograder.grading.grade import TEMPLATE_ANSWER, grade_submission
+from autograder.grading.sandbox import Sandbox
+from tests.variants import all_variants, make_submission
+
+REPO = Path(__file__).resolve().parent.parent
+ASSIGNMENT = points.ASSIGNMENT_ID
+NOTEBOOK_ID = "assignment"
+COURSE_ID = "deep-learning-embedded"
+# Grading slots of their own, so that no other test's sandbox user is killed with ours.
+NBGRADER_SLOT, REFERENCE_SLOT = 13, 14
+VARIANTS = ("cc_flipped_kernel", "bn_unbiased_variance", "cc_uses_conv2d", "cc_double_loop")
+NBGRADER_WORK = ("release", "submitted", "autograded", "feedback", "gradebook.db",
+                 ".nbgrader.log", "__pycache__", "*.pyc")
+
+
+def _variant(name: str):
+    found = [v for kind in ("bugs", "correct") for v in all_variants(kind) if v.name == name]
+    assert found, f"no variant {name}"
+    return found[0]
+
+
+def _variant_builder(name: str):
+    variant = _variant(name)
+    return lambda dest: make_submission(dest, variant)
+
+
+def _nbgrader(course: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(course.parent)
+    # nbgrader runs `alembic` from PATH when it opens the gradebook.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def _cells(nb) -> dict[str, nbformat.NotebookNode]:
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
+            if "grade_id" in c.get("metadata", {}).get("nbgrader", {})}
+
+
+def _cheater(dest: Path, marker: Path) -> None:
+    """The stubs, with a notebook that would fake its grades if anything in it ran."""
+    build.release(dest)
+    nb = nbformat.read(dest / build.NOTEBOOK, as_version=4)
+    cheat = nbformat.v4.new_code_cell(
+        "import torch\n"
+        "torch.allclose = lambda *a, **k: True\n"
+        "torch.testing.assert_close = lambda *a, **k: None\n"
+        f"open({str(marker)!r}, 'w').write('ran')\n"
+        "open('source/cross_correlation.py', 'w').write("
+        "'def cross_corr_2d(X, K):\\n    return X\\n')\n")
+    nb.cells.insert(2, cheat)
+    cells = _cells(nb)
+    cells["warmup_e_answer"].source += "\nanswer_e = __import__('os').environ  # not run\n"
+    for grade_id, section in points.GRADE_CELLS.items():
+        cell = cells[grade_id]
+        cell.metadata["nbgrader"]["points"] = 1000  # nbgrader restores the real points
+        cell.source = "print('all good')"
+        cell.outputs = [nbformat.v4.new_output(
+            "execute_result", data={"text/plain": repr(points.section_auto_max(section))},
+            execution_count=1)]
+    nbformat.write(nb, dest / build.NOTEBOOK)
+
+
+def _edge(dest: Path) -> None:
+    """The reference code with the released notebook, edited at the borders of "unchanged".
+
+    warmup_a emptied and warmup_b with a trailing newline are changed answers (nbgrader
+    compares the exact text), and the cross-correlation grade cell is deleted.
+    """
+    build.solution(dest)
+    nb = build.student_notebook()
+    cells = _cells(nb)
+    cells["warmup_a"].source = ""
+    cells["warmup_b"].source = TEMPLATE_ANSWER + "\n"
+    nb.cells = [c for c in nb.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") != "cross_correlation_tests"]
+    nbformat.write(nb, dest / build.NOTEBOOK)
+
+
+def _grade_course(top: Path) -> dict:
+    """Copy the course root under top, release, submit, autograde, export."""
+    root = top / "repo"
+    course = root / "autograder"
+    shutil.copytree(REPO / "autograder", course, ignore=shutil.ignore_patterns(*NBGRADER_WORK))
+    shutil.copy(REPO / "written_answers.md", root / "written_answers.md")
+
+    _nbgrader(course, "generate_assignment", ASSIGNMENT)
+
+    marker = top / "cheat-ran"
+    submitted = course / "submitted"
+    builders = {
+        "reference": build.solution,
+        "stubs": build.release,
+        "cheater": lambda d: _cheater(d, marker),
+        "edge": _edge,
+        **{name: _variant_builder(name) for name in VARIANTS},
+    }
+    for student, make in builders.items():
+        make(submitted / student / ASSIGNMENT)
+
+    _nbgrader(course, "autograde", ASSIGNMENT, f"--IsolatedGrade.sandbox_slot={NBGRADER_SLOT}")
+    _nbgrader(course, "export")
+
+    with Sandbox(slot=REFERENCE_SLOT) as sandbox:
+        reference = {s: grade_submission(submitted / s / ASSIGNMENT, sandbox=sandbox)
+                     for s in builders}
+    with (course / "grades.csv").open(newline="") as fh:
+        exported = {row["student_id"]: row for row in csv.DictReader(fh)}
+    return {"course": str(course), "students": list(builders), "reference": reference,
+            "exported": exported, "marker": str(marker)}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """The graded course copy, made once per test session.
+
+    Under pytest-xdist each worker would otherwise grade its own copy at the same time, in
+    the same sandbox slots (whose cleanup kills every process of the slot's user), so the
+    first worker grades and the others wait for its results.
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    done = shared / "nbgrader-course.json"
+    with FileLock(str(shared / "nbgrader-course.lock")):
+        if not done.exists():
+            top = shared / "nbgrader-course"
+            shutil.rmtree(top, ignore_errors=True)
+            top.mkdir()
+            done.write_text(json.dumps(_grade_course(top)))
+    facts = json.loads(done.read_text())
+    facts["course"], facts["marker"] = Path(facts["course"]), Path(facts["marker"])
+    return facts
+
+
+def _gradebook(course: Path):
+    from nbgrader.api import Gradebook
+
+    return Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID)
+
+
+# ------------------------------------------------------------------ release
+
+def test_release_folder_holds_no_solution_text(course, tmp_path):
+    release = course["course"] / "release" / ASSIGNMENT
+    assert sorted(p.name for p in (release / "source").glob("*.py")) == sorted(
+        p.name for p in (build.MASTER / "source").glob("*.py"))
+    assert build.leaks(release) == []
+    # Byte for byte the student view that `python -m autograder release` writes.
+    bundle = tmp_path / "bundle"
+    build.release(bundle)
+    for path in (release / "source").glob("*.py"):
+        assert path.read_bytes() == (bundle / "source" / path.name).read_bytes(), path.name
+    # The answer cells say exactly what manual_pending treats as "unchanged".
+    nb = nbformat.read(release / build.NOTEBOOK, as_version=4)
+    cells = _cells(nb)
+    for grade_id in points.MANUAL:
+        assert cells[grade_id].source == TEMPLATE_ANSWER
+
+
+def test_release_hook_fails_closed(tmp_path, monkeypatch):
+    from autograder import nbgrader_plugin
+
+    folder = tmp_path / "release" / ASSIGNMENT
+    shutil.copytree(build.MASTER, folder)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(build, "strip_python", lambda text, rel: text)  # a broken stripper
+    with pytest.raises(RuntimeError, match="solution text"):
+        nbgrader_plugin.strip_release(assignment=ASSIGNMENT, student=".", notebooks=[])
+    assert not folder.exists()
+
+
+# ------------------------------------------------------------------ autograde
+
+def test_gradebook_sections_equal_the_isolated_grade(course):
+    reference = course["reference"]
+    with _gradebook(course["course"]) as gb:
+        assert gb.find_assignment(ASSIGNMENT).max_score == pytest.approx(points.total_max())
+        assert points.total_max() == 65.0
+        for student in course["students"]:
+            result = reference[student]
+            for grade_id, section in points.GRADE_CELLS.items():
+                grade = gb.find_grade(grade_id, NOTEBOOK_ID, ASSIGNMENT, student)
+                assert grade.max_score == points.section_auto_max(section)
+                assert grade.auto_score == pytest.approx(
+                    result["sections"][section]["score"]), (student, section)
+                assert not grade.needs_manual_grade, (student, grade_id)
+            submission = gb.find_submission(ASSIGNMENT, student)
+            assert submission.max_score == 65.0
+            assert submission.score == pytest.approx(result["score"]), student
+
+
+def test_scores_are_the_expected_ones(course):
+    """A guard on the comparison above: the class is not all zeros or all full marks."""
+    scores = {s: {k: v["score"] for k, v in r["sections"].items()}
+              for s, r in course["reference"].items()}
+    full = {"warmup": 2.5, "cross_correlation": 15.0, "spatial_batchnorm": 25.0}
+    assert scores["reference"] == full
+    assert scores["cc_double_loop"] == full
+    # The deleted grade cell is restored by the autograder; (e) is unanswered in the release.
+    assert scores["edge"] == dict(full, warmup=0.0)
+    assert scores["stubs"] == scores["cheater"] == dict.fromkeys(full, 0.0)
+    assert scores["cc_uses_conv2d"]["cross_correlation"] == 0.0
+    assert 0 < scores["cc_flipped_kernel"]["cross_correlation"] < 15.0
+    assert 0 < scores["bn_unbiased_variance"]["spatial_batchnorm"] < 25.0
+    assert scores["bn_unbiased_variance"]["cross_correlation"] == 15.0
+
+
+def test_hand_graded_answers(course):
+    reference = course["reference"]
+    expected_pending = {"reference": set(points.MANUAL), "stubs": set(), "cheater": set(),
+                        "edge": {"warmup_a", "warmup_b"}}
+    with _gradebook(course["course"]) as gb:
+        for student in course["students"]:
+            pending = set()
+            for grade_id in points.MANUAL:
+                grade = gb.find_grade(grade_id, NOTEBOOK_ID, ASSIGNMENT, student)
+                if grade.needs_manual_grade:
+                    assert grade.auto_score is None
+                    pending.add(grade_id)
+                else:
+                    assert grade.auto_score == 0.0, (student, grade_id)
+            if student in expected_pending:
+                assert pending == expected_pending[student], student
+            # Our grader and nbgrader agree on what waits for a human.
+            assert reference[student]["sections"]["warmup"]["manual_pending"] == sum(
+                points.MANUAL[g] for g in pending), student
+            assert gb.find_submission(ASSIGNMENT, student).needs_manual_grade == bool(pending)
+
+
+def test_export_csv(course):
+    exported, reference = course["exported"], course["reference"]
+    assert set(exported) == set(course["students"])
+    for student, row in exported.items():
+        assert float(row["max_score"]) == 65.0
+        assert float(row["score"]) == pytest.approx(reference[student]["score"]), student
+
+
+def test_feedback_is_in_the_autograded_notebook(course):
+    path = course["course"] / "autograded" / "cc_flipped_kernel" / ASSIGNMENT / build.NOTEBOOK
+    cells = _cells(nbformat.read(path, as_version=4))
+    outputs = cells["cross_correlation_tests"].outputs
+    assert [o.output_type for o in outputs] == ["execute_result", "stream"]
+    assert outputs[1].name == "stdout"
+    score = course["reference"]["cc_flipped_kernel"]["sections"]["cross_correlation"]["score"]
+    assert float(outputs[0].data["text/plain"]) == score
+    messages = [t["output"] for t in course["reference"]["cc_flipped_kernel"]["tests"]
+                if t["section"] == "cross_correlation" and t["status"] == "failed"]
+    assert messages and messages[0] in outputs[1].text
+
+
+def test_nothing_in_the_notebook_runs(course):
+    assert not course["marker"].exists()
+    autograded = course["course"] / "autograded" / "cheater" / ASSIGNMENT
+    nb = nbformat.read(autograded / build.NOTEBOOK, as_version=4)
+    cheat = nb.cells[2]
+    assert "torch.allclose" in cheat.source and cheat.outputs == []
+    stub = (autograded / "source" / "cross_correlation.py").read_text()
+    assert "NotImplementedError" in stub
+    cells = _cells(nb)
+    for grade_id in points.GRADE_CELLS:
+        # nbgrader put back the locked cell; our outputs replace the faked ones.
+        assert float(cells[grade_id].outputs[0].data["text/plain"]) == 0.0
+        assert cells[grade_id].metadata["nbgrader"]["points"] == points.section_auto_max(
+            points.GRADE_CELLS[grade_id])
