@@ -37,7 +37,18 @@ class Session:
         self.broken: dict[str, CallResult] = {}  # module -> failed import
         self.loaded: set[str] = set()  # modules the current child imported successfully
 
-    def caller(self, module: str, deadline: float):
+    def caller(self, module: str, budget: float):
+        """A call function for one test: its calls share `budget` seconds of the student's
+        time. Only the time spent waiting on the student's process counts, so a judge that
+        is slow because the machine is busy never times out a correct submission."""
+        left = [budget]
+
+        def timed(exchange, *args, **kwargs) -> CallResult:
+            start = time.monotonic()
+            result = exchange(*args, timeout=left[0], **kwargs)
+            left[0] -= time.monotonic() - start
+            return result
+
         def call(fn: str, args: list, no_autograd: bool = False, keep=()) -> CallResult:
             if module in self.broken:
                 return self.broken[module]
@@ -47,7 +58,7 @@ class Session:
             if module not in self.loaded:
                 # One import round trip per module and child; later calls skip it (the
                 # child's call re-imports, which is a no-op once the module is loaded).
-                loaded = self.child.load(module, deadline - time.monotonic())
+                loaded = timed(self.child.load, module)
                 if not loaded.ok:
                     # An import that fails (or kills the process) fails every later call
                     # the same way.
@@ -56,8 +67,7 @@ class Session:
                         output=loaded.output, stage="import")
                     return self.broken[module]
                 self.loaded.add(module)
-            return self.child.call(module, fn, args, deadline - time.monotonic(),
-                                   no_autograd=no_autograd, keep=keep)
+            return timed(self.child.call, module, fn, args, no_autograd=no_autograd, keep=keep)
         return call
 
     def close(self) -> None:
@@ -142,8 +152,7 @@ def run_hidden_test(test: hidden_tests.HiddenTest, session: Session, seed: int,
         return 0.0, (f"scored 0: {', '.join(test.functions)} uses a forbidden library call "
                      f"({'; '.join(sorted(set(banned)))}). Write the computation yourself."), \
             [], False
-    deadline = time.monotonic() + timeout
-    ctx = hidden_tests.Context(session.caller(test.module, deadline), seed, test.name)
+    ctx = hidden_tests.Context(session.caller(test.module, timeout), seed, test.name)
     passed, failures, timed_out = 0, [], False
     for case in test.cases:
         try:

@@ -436,7 +436,8 @@ def _stats_row(label: str, values: list[float], top: float) -> str:
 def report_markdown(results: Sequence[dict], image_name: str | None = None) -> str:
     n = len(results)
     lines = ["# Grading report", "", f"{n} submissions graded.", "", "## Scores", "",
-             "| | max | mean | median | std | min | max seen |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "| | max | mean | median | std | min | max seen |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     lines.append(_stats_row("total (autograded)", [float(r["score"]) for r in results],
                             points.total_max() - _manual_total()))
     for k in _sections():

@@ -11,6 +11,7 @@ after each submission.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -75,6 +76,26 @@ class CallResult:
         return "returned"
 
 
+def _claim_uid() -> tuple[int, int]:
+    """A sandbox user id no other live Sandbox holds, in any process.
+
+    Cleanup kills every process of the sandbox user, so two graders sharing one id would
+    kill each other's children. The claim is an exclusive flock on a file in a folder only
+    root can write; it ends when the Sandbox closes or its process dies.
+    """
+    folder = Path(tempfile.gettempdir()) / "autograder-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    for uid in range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + 4096):
+        fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return uid, fd
+        except BlockingIOError:
+            os.close(fd)
+    raise RuntimeError("no free sandbox user id")
+
+
 def _can_drop_privileges() -> bool:
     return os.geteuid() == 0
 
@@ -133,7 +154,7 @@ class Sandbox:
     def __init__(self, slot: int = 0, limits: Limits | None = None):
         self.slot = slot
         self.limits = limits or Limits()
-        self.uid = SANDBOX_UID_BASE + slot if _can_drop_privileges() else None
+        self.uid, self._uid_lock = _claim_uid() if _can_drop_privileges() else (None, None)
         self.proc: subprocess.Popen | None = None
         self.ctl: socket.socket | None = None
         self.tmp = Path(tempfile.mkdtemp(prefix=f"autograder-slot{slot}-"))
@@ -225,6 +246,9 @@ class Sandbox:
             self.ctl = None
         if remove_tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if self._uid_lock is not None:
+                os.close(self._uid_lock)  # the user id is free for another sandbox
+                self._uid_lock = None
 
     def __enter__(self) -> Sandbox:
         self.start()
