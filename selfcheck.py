@@ -66,12 +66,12 @@ def check_worked_example() -> None:
 def check_non_square_shape() -> None:
     from source.cross_correlation import cross_corr_2d
 
-    X = torch.arange(20.0).reshape(4, 5)
+    X = torch.arange(24.0).reshape(4, 6)  # the output (3, 4) is not square either
     K = torch.zeros(2, 3)
     K[1, 2] = 1.0  # one tap at row 1, column 2: the output is X shifted by (1, 2)
     Y = cross_corr_2d(X, K)
-    expect_shape("cross_corr_2d(X, K)", Y, (3, 3),
-                 "(4, 5) input and (2, 3) kernel: (H - kh + 1, W - kw + 1)")
+    expect_shape("cross_corr_2d(X, K)", Y, (3, 4),
+                 "(4, 6) input and (2, 3) kernel: (H - kh + 1, W - kw + 1)")
     expect(Y.dtype == X.dtype, f"expected dtype {X.dtype} (the dtype of X), got {Y.dtype}")
     want = X[1:, 2:]
     if not torch.equal(Y, want):
@@ -227,7 +227,7 @@ def main() -> bool:
         if message:
             print(f"{'':<16}   {message}")
     seconds = time.perf_counter() - start
-    print(f"{passed} of {len(CHECKS)} checks pass ({seconds:.1f} s)")
+    print(f"{passed} of {len(CHECKS)} checks pass ({seconds:.2f} s)")
     return passed == len(CHECKS)
 
 

@@ -247,6 +247,7 @@ def _bundle_extras() -> dict[str, bytes]:
 
 def _zip_folder(folder: Path, rels: list[str]) -> Path:
     """folder.zip next to folder, its files under one top folder; byte-identical on rebuild."""
+    folder = folder.resolve()
     archive = folder.parent / f"{folder.name}.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for rel in sorted(rels):

@@ -1,0 +1,244 @@
+"""What a student receives and sees: the released bundle, its zip, the self-check and the
+messages of unfinished or wrong code."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import build
+
+STUBS = {
+    "source/cross_correlation.py": ["cross_corr_2d"],
+    "source/batchnorm.py": ["batchnorm_forward", "batchnorm_backward",
+                            "spatial_batchnorm_forward", "spatial_batchnorm_backward"],
+}
+#: The function each self-check calls first, in the order the checks run.
+SELFCHECK_FUNCTIONS = ["cross_corr_2d", "cross_corr_2d", "spatial_batchnorm_forward",
+                       "spatial_batchnorm_forward", "spatial_batchnorm_forward"]
+
+
+@pytest.fixture(scope="module")
+def release_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("bundle") / "hw1"
+    build.release(dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def solution_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("solution") / "hw1"
+    build.solution(dest)
+    return dest
+
+
+def files_under(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def selfcheck(folder: Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `python selfcheck.py` of folder as a student would, with a clean import path."""
+    return subprocess.run([sys.executable, str(folder / "selfcheck.py")], cwd=cwd or folder,
+                          capture_output=True, text=True, timeout=120)
+
+
+def status_lines(stdout: str) -> list[tuple[str, str]]:
+    found = re.findall(r"^(PASS|FAIL|NOT IMPLEMENTED)\s+(.+)$", stdout, re.M)
+    return [(status, title.strip()) for status, title in found]
+
+
+# --- the bundle ---------------------------------------------------------------------------
+
+def test_bundle_holds_exactly_what_a_student_needs(release_dir: Path) -> None:
+    figures = {f"figures/{p.name}" for p in (build.MASTER / "figures").glob("*.png")}
+    assert figures, "the master has no figures"
+    expected = {"README.md", "requirements.txt", "selfcheck.py", "assignment.ipynb",
+                "source/__init__.py", "source/cross_correlation.py", "source/batchnorm.py",
+                "source/gradcheck.py"} | figures
+    assert files_under(release_dir) == expected
+
+
+def test_bundle_has_no_solution_hidden_test_or_answer_key(release_dir: Path) -> None:
+    assert build.leaks(release_dir) == []
+    names = {p.name for p in release_dir.rglob("*")}
+    for secret in ("autograder", "written_answers.md", "h_networks.png", "README_student.md",
+                   "grading", "hidden_tests.py"):
+        assert secret not in names, f"{secret} is in the student bundle"
+    for path in release_dir.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, path.name
+
+
+def test_student_readme_covers_install_open_edit_check_submit(release_dir: Path) -> None:
+    text = (release_dir / "README.md").read_text(encoding="utf-8")
+    assert text == (build.MASTER / build.STUDENT_README).read_text(encoding="utf-8")
+    for needle in ("python3 -m venv .venv && .venv/bin/pip install -r requirements.txt"
+                   .split(" && "),
+                   ["jupyter lab", "assignment.ipynb"],
+                   ["source/cross_correlation.py", "source/batchnorm.py", "YOUR ANSWER HERE"],
+                   ["selfcheck.py", "%run selfcheck.py", "NOT IMPLEMENTED"],
+                   ["Submit", "source/", "zip"]):
+        for part in needle:
+            assert part in text, f"the student README does not mention {part!r}"
+
+
+def test_student_requirements_pin_what_the_repository_pins(release_dir: Path) -> None:
+    repo = dict(re.findall(r"^([\w.-]+)==(\S+)$",
+                           (build.REPO / "requirements.txt").read_text(), re.M))
+    student = dict(re.findall(r"^([\w.-]+)==(\S+)$",
+                              (release_dir / "requirements.txt").read_text(), re.M))
+    assert list(student) == ["torch", "numpy", "matplotlib", "jupyterlab", "ipykernel"]
+    assert student["torch"] == "2.13.0"
+    assert student == {name: repo[name] for name in student}
+
+
+def test_zip_next_to_the_bundle_holds_the_same_files(release_dir: Path) -> None:
+    archive = release_dir.parent / f"{release_dir.name}.zip"
+    assert archive.is_file()
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.testzip() is None
+        names = set(zf.namelist())
+        assert names == {f"{release_dir.name}/{rel}" for rel in files_under(release_dir)}
+        for name in names:
+            rel = name.split("/", 1)[1]
+            assert zf.read(name) == (release_dir / rel).read_bytes(), rel
+
+
+def test_zip_is_identical_when_released_again(release_dir: Path, tmp_path: Path) -> None:
+    again = tmp_path / release_dir.name
+    build.release(again)
+    first = (release_dir.parent / f"{release_dir.name}.zip").read_bytes()
+    assert (tmp_path / f"{release_dir.name}.zip").read_bytes() == first
+
+
+def test_release_command_writes_folder_and_zip(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "autograder", "release", str(tmp_path / "out")],
+                          cwd=build.REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "README.md").is_file()
+    assert (tmp_path / "out.zip").is_file()
+
+
+def test_solution_folder_works_like_a_students(solution_dir: Path) -> None:
+    assert (solution_dir / "selfcheck.py").read_bytes() == build._selfcheck()
+    assert {"assignment.ipynb", "selfcheck.py", "source/cross_correlation.py",
+            "source/batchnorm.py"} <= files_under(solution_dir)
+
+
+# --- the self-check -----------------------------------------------------------------------
+
+def test_notebook_ends_with_an_ungraded_selfcheck_cell() -> None:
+    for path in (build.MASTER / build.NOTEBOOK, build.REPO / build.NOTEBOOK):
+        last = nbformat.read(path, as_version=4).cells[-1]
+        assert last.cell_type == "code" and "%run selfcheck.py" in last.source, path
+        assert not last.metadata.get("nbgrader", {}).get("grade"), path
+        assert not last.metadata.get("nbgrader", {}).get("locked"), path
+    assert (build.REPO / "selfcheck.py").read_bytes() == build._selfcheck()
+
+
+def test_selfcheck_uses_no_grader_or_reference_code() -> None:
+    tree = ast.parse((build.MASTER / "selfcheck.py").read_text(encoding="utf-8"))
+    modules = {alias.name.split(".")[0] for node in ast.walk(tree)
+               if isinstance(node, ast.Import) for alias in node.names}
+    modules |= {node.module.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module}
+    allowed = {"__future__", "signal", "sys", "threading", "time", "traceback", "collections",
+               "pathlib", "torch", "source", "IPython"}
+    assert modules <= allowed, f"unexpected imports: {sorted(modules - allowed)}"
+
+
+def test_selfcheck_on_the_stubs_says_not_implemented(release_dir: Path) -> None:
+    done = selfcheck(release_dir)
+    assert done.returncode != 0
+    lines = status_lines(done.stdout)
+    assert [status for status, _ in lines] == ["NOT IMPLEMENTED"] * len(SELFCHECK_FUNCTIONS)
+    for (_, title), name in zip(lines, SELFCHECK_FUNCTIONS):
+        assert title.startswith(name.split("_forward")[0].split("_backward")[0]), title
+    for name in set(SELFCHECK_FUNCTIONS):
+        assert f"{name} is not implemented yet: write it in source/" in done.stdout
+    assert "0 of 5 checks pass" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_selfcheck_on_the_solution_passes_quickly(solution_dir: Path, tmp_path: Path) -> None:
+    start = time.monotonic()
+    done = selfcheck(solution_dir, cwd=tmp_path)  # from another folder: imports still work
+    seconds = time.monotonic() - start
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [status for status, _ in status_lines(done.stdout)] == ["PASS"] * 5
+    assert "5 of 5 checks pass" in done.stdout
+    assert seconds < 10, f"the self-check took {seconds:.1f} s"
+
+
+def with_cross_correlation(solution_dir: Path, tmp_path: Path, body: str) -> Path:
+    """A copy of the solution whose cross_corr_2d is replaced by body."""
+    sub = tmp_path / "sub"
+    shutil.copytree(solution_dir, sub)
+    (sub / "source" / "cross_correlation.py").write_text(
+        "import torch\n\n\ndef cross_corr_2d(X, K):\n" + body, encoding="utf-8")
+    return sub
+
+
+def test_selfcheck_wrong_shape_says_expected_and_got(solution_dir: Path, tmp_path: Path) -> None:
+    # Height and width swapped in the output size: square inputs hide it, (4, 6) does not.
+    sub = with_cross_correlation(solution_dir, tmp_path, (
+        "    H, W = X.shape\n    kh, kw = K.shape\n"
+        "    return torch.zeros(W - kw + 1, H - kh + 1, dtype=X.dtype)\n"))
+    done = selfcheck(sub)
+    assert done.returncode == 1
+    statuses = dict((title, status) for status, title in status_lines(done.stdout))
+    assert statuses["cross_corr_2d: non-square input and kernel"] == "FAIL"
+    assert "should have shape (3, 4)" in done.stdout and "got (4, 3)" in done.stdout
+    assert "3 of 5 checks pass" in done.stdout
+
+
+def test_selfcheck_recognizes_a_flipped_kernel(solution_dir: Path, tmp_path: Path) -> None:
+    sub = with_cross_correlation(solution_dir, tmp_path, (
+        "    K = K.flip(0).flip(1)\n    kh, kw = K.shape\n"
+        "    H, W = X.shape\n    Y = torch.zeros(H - kh + 1, W - kw + 1, dtype=X.dtype)\n"
+        "    for i in range(H - kh + 1):\n        for j in range(W - kw + 1):\n"
+        "            Y[i, j] = (X[i:i + kh, j:j + kw] * K).sum()\n    return Y\n"))
+    done = selfcheck(sub)
+    assert done.returncode == 1
+    assert "expected [[0.0, 18.0], [26.0, 7.0]]" in done.stdout
+    assert "looks flipped" in done.stdout
+
+
+def test_selfcheck_reports_a_crash_with_its_place(solution_dir: Path, tmp_path: Path) -> None:
+    sub = with_cross_correlation(solution_dir, tmp_path, "    return X[K.shape[0] + 10]\n")
+    done = selfcheck(sub)
+    assert done.returncode == 1
+    assert "raised IndexError" in done.stdout
+    assert "(at source/cross_correlation.py:5)" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+# --- messages of the stubs ----------------------------------------------------------------
+
+def load(path: Path):
+    spec = importlib.util.spec_from_file_location(f"stub_{uuid.uuid4().hex}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("rel", sorted(STUBS))
+def test_unwritten_functions_name_themselves_and_their_file(release_dir: Path, rel: str) -> None:
+    module = load(release_dir / rel)
+    for name in STUBS[rel]:
+        function = getattr(module, name)
+        arity = function.__code__.co_argcount
+        with pytest.raises(NotImplementedError) as info:
+            function(*([None] * arity))
+        assert str(info.value) == f"{name} is not implemented yet: write it in {rel}"
