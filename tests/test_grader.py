@@ -245,3 +245,24 @@ def test_wire_format_refuses_malformed_data():
         a.sendall(len(b"not json").to_bytes(4, "big") + b"not json")
         with pytest.raises(worker.ProtocolError):
             worker.recv_msg(b)
+
+
+def test_journal_not_owned_by_root_is_not_trusted(tmp_path, solution_dir):
+    if batch.os.geteuid() != 0:
+        pytest.skip("only root grades with sandbox users that could plant a journal")
+    journal_path = tmp_path / "g.json.journal.jsonl"
+    fp = batch.fingerprint(solution_dir, grade.DEFAULT_SEED)
+    fake = {"submission": "reference", "score": 65.0}
+    journal_path.write_text(json.dumps({"path": str(solution_dir.resolve()),
+                                        "fingerprint": fp, "result": fake}) + "\n")
+    batch.os.chown(journal_path, 61999, 61999)
+    assert batch.Journal(journal_path).get(solution_dir, fp) is None
+    journal_path.write_text(json.dumps({"path": str(solution_dir.resolve()),
+                                        "fingerprint": fp, "result": fake}) + "\n")
+    assert batch.Journal(journal_path).get(solution_dir, fp) == fake  # root's own: trusted
+
+
+def test_private_copy_is_removed_after_grading(solution_dir, sandbox):
+    before = set(sandbox.tmp.iterdir())
+    grade.grade_submission(solution_dir, sandbox=sandbox)
+    assert set(sandbox.tmp.iterdir()) == before

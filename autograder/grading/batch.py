@@ -50,6 +50,11 @@ class Journal:
         self.lock = threading.Lock()
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
+        if path and path.exists() and os.geteuid() == 0 and path.lstat().st_uid != 0:
+            # As root, sandboxed student code runs as other users: a journal that is not
+            # root's own may have been planted. Grade everything again rather than trust it.
+            print(f"warning: {path} is not owned by root; ignoring it", file=sys.stderr)
+            path.unlink()
         if path and path.exists():
             text = path.read_text(encoding="utf-8", errors="replace")
             if text and not text.endswith("\n"):

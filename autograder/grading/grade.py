@@ -6,6 +6,7 @@ and ``elapsed_s``); ``reports.py`` turns a list of them into tables and files.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from contextlib import contextmanager
@@ -221,8 +222,8 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
         sandbox = Sandbox(limits=Limits())
         sandbox.start()
     session = None
+    workdir = None
     try:
-        workdir = None
         if (path / "source").is_dir() and not (path / "source").is_symlink():
             workdir, notes = sandbox.prepare(path)
             flags += notes
@@ -262,6 +263,10 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
             sandbox.close()
         else:
             sandbox.cleanup()
+            if workdir is not None:
+                # Nothing of this student's is left for the next submission's process.
+                shutil.rmtree(workdir, ignore_errors=True)
+                workdir.with_name(workdir.name + ".out").unlink(missing_ok=True)
 
     return assemble(path.name, tests, flags, manual_pending(nb), seed,
                     time.monotonic() - start)
