@@ -50,16 +50,14 @@ TARGET_NOTEBOOK_S = 30.0
 TARGET_HEADROOM = 10.0
 SLOW_VARIANTS = ("cc_double_loop", "bn_channel_loop")
 
-# nbgrader's own default autograde preprocessors (nbgrader 0.9), Execute included.
-STOCK_AUTOGRADE = [
-    "nbgrader.preprocessors.Execute",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbgrader.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
+
+
+def stock_autograde_preprocessors() -> list[str]:
+    """nbgrader's own default autograde preprocessors, Execute included, as dotted names."""
+    from nbgrader.converters.autograde import Autograde
+
+    return [f"{cls.__module__}.{cls.__name__}"
+            for cls in Autograde().autograde_preprocessors]
 
 
 @dataclass
@@ -206,7 +204,8 @@ def course_root(dest: Path, stock: bool) -> Path:
         config.write_text(config.read_text(encoding="utf-8") + (
             "\n\n# Benchmark baseline: stock nbgrader, which executes the notebook.\n"
             "c.GenerateAssignment.post_convert_hook = None\n"
-            f"c.Autograde.autograde_preprocessors = {STOCK_AUTOGRADE!r}\n"), encoding="utf-8")
+            f"c.Autograde.autograde_preprocessors = {stock_autograde_preprocessors()!r}\n"),
+            encoding="utf-8")
     return root
 
 
@@ -244,13 +243,13 @@ def bench_class(cfg: Config, work: Path) -> dict:
         out["nbgrader_kit"] = nbgrader_autograde(paths, work / "nb-kit", stock=False)
         subset = paths[:cfg.stock_subset]
         stock = nbgrader_autograde(subset, work / "nb-stock", stock=True)
-        if stock["seconds"] is not None:
+        if stock["seconds"] is not None and stock["graded"] == len(subset):
             stock["extrapolated_class_s"] = stock["seconds"] / len(subset) * len(paths)
         out["nbgrader_stock"] = stock
         if stock.get("extrapolated_class_s") and ours["rc"] == 0:
             out["speedup_vs_stock"] = stock["extrapolated_class_s"] / ours["seconds"]
         kit = out["nbgrader_kit"]
-        if kit["seconds"] is not None and kit["rc"] == 0 and ours["rc"] == 0:
+        if kit["seconds"] is not None and kit["graded"] == len(paths) and ours["rc"] == 0:
             out["speedup_vs_kit_nbgrader"] = kit["seconds"] / ours["seconds"]
     return out
 
@@ -368,10 +367,20 @@ def inputs(shape):
             torch.randn(shape[1], generator=g), torch.randn(*shape, generator=g))
 run(*inputs((2, shape[1], 3, 3)))  # lazy set-up of both paths, on a tiny batch
 args = inputs(shape)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-result = run(*args)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"peak_extra_bytes": (after - before) * 1024}))
+def status(key):
+    with open("/proc/self/status") as fh:
+        return next(int(l.split()[1]) * 1024 for l in fh if l.startswith(key + ":"))
+try:  # reset the high-water mark (VmHWM) to the current RSS: torch's import peaks higher
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    before = status("VmRSS")
+    result = run(*args)
+    after = status("VmHWM")
+except OSError:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    result = run(*args)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"peak_extra_bytes": after - before}))
 """
 
 
@@ -555,6 +564,8 @@ def render(results: dict, command: str) -> str:
         lines += _render_cc(results["cc"], summary)
     if "bn" in results:
         lines += _render_bn(results["bn"], summary)
+        if results.get("bn_rerun_note"):
+            lines += [f"Note: {results['bn_rerun_note']}.", ""]
     if "notebook" in results:
         nbr = results["notebook"]
         ok = nbr["error"] is None and nbr["seconds"] <= TARGET_NOTEBOOK_S
@@ -569,6 +580,7 @@ def render(results: dict, command: str) -> str:
                 f"`{c['cell']}` {c['s']:.1f} s" for c in nbr["slowest_cells"]), ""]
     if "slow" in results:
         lines += _render_slow(results["slow"], summary)
+    lines += [JUDGE_NOTES]
     head = ["## Summary", "", "| benchmark | result | target | |", "|---|---|---|---|"]
     head += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in summary]
     return "\n".join(lines[:intro_end] + head + [""] + lines[intro_end:]) + "\n"
@@ -652,7 +664,57 @@ def _render_cc(rows: list[dict], summary: list) -> list[str]:
     out += [f"| {r['dtype']} | {r['size']} | {r['k']} | {r['ours_us']:.1f} | "
             f"{r['conv2d_us']:.1f} | {r['ratio']:.2f}{'' if r['ratio'] <= 1 else ' ✗'} | "
             f"{r['max_abs_err']:.1e} |" for r in rows]
+    if missed:
+        out += ["", CC_NOTES]
     return out + [""]
+
+
+CC_NOTES = """\
+Where the ratio is above 1, what bounds it. The reference makes one vectorized multiply-add
+per kernel tap (`Y.addcmul_(X[a:a+oh, b:b+ow], K[a, b])`), so it issues k² torch operator calls
+and makes k² passes over the output, where `F.conv2d` is a single call whose oneDNN kernel
+reads X once. On small images (H = 64) the per-call dispatch cost (a few µs each, more on a
+loaded machine) times k² exceeds conv2d's whole run. At H = 256 with k = 7 the 49 passes over
+Y (read the shifted window, read and write Y) come close to conv2d's one pass. At H = 1024
+the same passes beat conv2d, which is slow for a single input channel. `torch.profiler` over
+200 calls at 64², k = 3 (one thread): `aten::addcmul_` (the arithmetic) is 27 % of self CPU
+time, 1.3 µs a call; making the views — `aten::slice` for the window, `aten::select` for
+K[a, b] and their `as_strided` — is about 60 %: at this size the per-tap bookkeeping, not the
+arithmetic, is the bound.
+
+Tried, side by side on this machine with one thread (the exploration, not part of this run):
+one `unfold` view + reshape + matrix-vector product (im2col: copies oh·ow·k² values; 10–40×
+slower than the slices at 1024², slower at 256²), the `unfold` view times K then `sum`,
+`einsum` on the `unfold` view, one `unfold` per kernel row with a product or a sum per row,
+per-column variants, and all k² windows as one 4-D `unfold` view walked by iteration
+(`unbind` in C++ instead of Python slicing; measured within the noise of the current code
+while the machine was loaded). None beat the slice accumulation at 256² or 1024²; at 64² none was
+reliably below conv2d either (`einsum` on the view came closest: about conv2d's time at k = 7,
+slower at k = 3). Choosing by size would add a second code path to a teaching reference for
+no point that reaches the target, so `cross_correlation.py` is unchanged.
+"""
+
+JUDGE_NOTES = """\
+## Changes made to the judge while benchmarking
+
+Both in `autograder/grading/grade.py`; isolation is unchanged (the judge still never imports
+student code), and `pytest tests/test_variants.py` (87 tests: every correct variant full
+marks, every bug loses points in its own section only) passes as before.
+
+1. **One torch thread in the judge while grading** (`judge_threads()`, used by
+   `grade_submission`). The judge's reference values are on tiny tensors; with the default
+   intra-op pool every `F.conv2d` in `ref_cc` paid a thread wake-up, about 20–40 ms per call
+   on this 2-core VM, and the `--jobs` slots' pools fought for the same cores. The setting is
+   process-wide, so it is reference-counted: the first grading thread sets 1, the last one
+   restores the caller's value. Effect measured before/after on one warm sandbox: marginal
+   cost per reference submission 1.9 s → 0.11 s (cProfile: `ref_cc` 0.95 s → about 0.001 s per
+   submission).
+2. **One import round trip per module and child.** `Session.caller` sent an `import` message
+   before every call; it now sends it once per module for each child (a respawned child
+   imports again). The child's `call` re-imports anyway (a no-op once loaded), and a failed
+   or fatal import is still recorded and fails every later call of that module the same way.
+   This halves the round trips (about 60 instead of 120 per submission).
+"""
 
 
 def _render_bn(rows: list[dict], summary: list) -> list[str]:
@@ -663,14 +725,30 @@ def _render_bn(rows: list[dict], summary: list) -> list[str]:
     out = ["## 3. Reference spatial batch norm vs torch's native", "",
            "Forward (train mode, running statistics updated) and backward (dx, dgamma, dbeta). "
            "Native: `F.batch_norm(training=True)` plus autograd `backward`. Peak memory: rise "
-           "of the RSS high-water mark (`getrusage`) over one forward+backward in a fresh "
-           "process per measurement, inputs already allocated.", "",
+           "of the RSS high-water mark (`VmHWM`, reset through `/proc/self/clear_refs`) over "
+           "one forward+backward in a fresh process per measurement, inputs (x, dout) already "
+           "allocated; the results (out, dx, ...) are part of the peak.", "",
            "| shape (float32) | ours (ms) | native (ms) | ratio | input (MB) | ours peak (MB) "
            "| native peak (MB) |", "|---|---|---|---|---|---|---|"]
     out += [f"| {tuple(r['shape'])} | {r['ours_ms']:.2f} | {r['native_ms']:.2f} | "
             f"{r['ratio']:.2f} | {r['input_mb']:.1f} | {_f(r['ours_peak_mb'], 1)} | "
             f"{_f(r['native_peak_mb'], 1)} |" for r in rows]
+    if worst["ratio"] > TARGET_BN_RATIO:
+        out += ["", BN_NOTES]
     return out + [""]
+
+
+BN_NOTES = """\
+Where the ratio is above 1.5, what bounds it. The reference is a handful of whole-tensor torch
+operators: forward `var_mean` and one `addcmul`; backward `dout.sum`, `(dout * x).sum` (a
+full-size temporary) and two `addcmul`s, plus about fifteen small per-channel operations. That
+is some six passes over N·C·H·W values and one full-size temporary, where the native kernels
+make one fused pass for the statistics, one for the output and one or two for the gradients.
+On the small shape the fixed cost of ~20 operator calls dominates; on the large one, the
+extra passes over memory. Closing the gap would take fusing passes, which plain PyTorch
+operators cannot express without making the teaching reference harder to read, so
+`batchnorm.py` is unchanged (not attempted within this round's time).
+"""
 
 
 def _render_slow(rows: list[dict], summary: list) -> list[str]:

@@ -81,7 +81,7 @@ def test_class_grade_cli(tmp_path: Path) -> None:
 def test_stock_nbgrader_config(tmp_path: Path) -> None:
     root = run.course_root(tmp_path, stock=True)
     text = (root / "nbgrader_config.py").read_text()
-    assert "nbgrader.preprocessors.Execute" in text
+    assert "execute.Execute" in text and "ClearMetadataPreprocessor" in text
     assert not (root / "submitted").exists() and (root / "master" / "hw1").is_dir()
 
 
