@@ -171,11 +171,17 @@ def student_notebook() -> nbformat.NotebookNode:
     return nb
 
 
+ANSWER_FIGURES = COURSE / "answer_figures"
+
+
 def model_answers() -> dict[str, str]:
-    """Warm-up model answers from written_answers.md, keyed by letter."""
+    """Warm-up model answers from written_answers.md, keyed by letter, as they appear in a
+    solution notebook: figure links point into the submission folder, where ``solution``
+    copies ``autograder/answer_figures/``."""
     text = WRITTEN_ANSWERS.read_text(encoding="utf-8")
     found = dict(re.findall(r"<!-- answer:([a-j]) -->\n(.*?)\n<!-- /answer:\1 -->", text, re.S))
-    return {k: v.strip() for k, v in found.items()}
+    return {k: v.strip().replace("](autograder/answer_figures/", "](answer_figures/")
+            for k, v in found.items()}
 
 
 def solution_notebook() -> nbformat.NotebookNode:
@@ -327,6 +333,10 @@ def solution(dest: Path) -> list[str]:
         (dest / "figures").mkdir(exist_ok=True)
         shutil.copyfile(path, dest / "figures" / path.name)
         written.append(f"figures/{path.name}")
+    for path in sorted(ANSWER_FIGURES.glob("*.png")):  # pictures of the model answers
+        (dest / "answer_figures").mkdir(exist_ok=True)
+        shutil.copyfile(path, dest / "answer_figures" / path.name)
+        written.append(f"answer_figures/{path.name}")
     # The self-check too, so that a solution folder works like a student's.
     (dest / SELFCHECK).write_bytes(_selfcheck())
     written.append(SELFCHECK)

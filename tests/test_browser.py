@@ -241,8 +241,6 @@ def test_solution_shows_figures_and_plots(solution_run):
     assert plots and all(img["width"] > 0 for img in plots), f"plot outputs: {plots}"
 
 
-@pytest.mark.xfail(strict=True, reason="model answer (h) links "
-                   "autograder/answer_figures/h_networks.png, which `solution` does not copy")
 def test_solution_model_answer_images_load(solution_run):
     broken = [img["src"] for img in solution_run["markdown_images"] if img["width"] == 0]
     assert not broken, f"images that do not load in the solution notebook: {broken}"

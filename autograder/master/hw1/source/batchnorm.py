@@ -51,16 +51,21 @@ def batchnorm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
     running_var = bn_param.get("running_var", zeros)
 
     if mode == "train":
-        var, mean = torch.var_mean(x, dim=dims, correction=0)
+        mean = x.mean(dim=dims)
+        # Centre once and reuse: the variance, the output and the backward all need x - mean.
+        # (torch.var_mean over dims other than the last is several times slower.)
+        xc = x - mean.view(shape)
+        count = x.numel() // x.shape[1]
+        var = torch.linalg.vector_norm(xc, dim=dims).square() / count  # biased variance
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:
         mean, var = running_mean, running_var
+        xc = x - mean.view(shape)
     inv_std = torch.rsqrt(var + eps)
-    # out = gamma * (x - mean) * inv_std + beta, folded into one multiply-add per element.
-    scale = gamma * inv_std
-    out = torch.addcmul((beta - mean * scale).view(shape), x, scale.view(shape))
-    cache = (x, mean, inv_std, gamma, mode, dims, shape)
+    # out = gamma * x_hat + beta with x_hat = xc * inv_std, as one multiply-add per element.
+    out = torch.addcmul(beta.view(shape), xc, (gamma * inv_std).view(shape))
+    cache = (xc, inv_std, gamma, mode, dims, shape)
     return out, cache
     ### END SOLUTION
 
@@ -79,11 +84,10 @@ def batchnorm_backward(dout: torch.Tensor, cache: object
     - dbeta: gradient with respect to beta, shape (D,).
     """
     ### BEGIN SOLUTION
-    x, mean, inv_std, gamma, mode, dims, shape = cache
-    count = x.numel() // x.shape[1]
+    xc, inv_std, gamma, mode, dims, shape = cache
+    count = xc.numel() // xc.shape[1]
     dbeta = dout.sum(dim=dims)
-    # sum of dout * (x - mean), without building x - mean.
-    dout_xc = (dout * x).sum(dim=dims) - mean * dbeta
+    dout_xc = (dout * xc).sum(dim=dims)  # sum of dout * (x - mean), per channel
     dgamma = dout_xc * inv_std
     k_dout = gamma * inv_std
     if mode == "test":
@@ -91,10 +95,10 @@ def batchnorm_backward(dout: torch.Tensor, cache: object
         return dout * k_dout.view(shape), dgamma, dbeta
     # Train mode: the batch mean and variance depend on x too. The chain rule gives
     # dx = k_dout * (dout - mean(dout) - x_hat * mean(dout * x_hat)),
-    # written here as one per-channel affine function of dout and x.
-    k_x = -k_dout * inv_std * inv_std * dout_xc / count
-    k_0 = -k_dout * dbeta / count - mean * k_x
-    dx = torch.addcmul(k_0.view(shape), x, k_x.view(shape)).addcmul_(dout, k_dout.view(shape))
+    # written here as one per-channel affine function of dout and xc.
+    k_xc = -k_dout * inv_std * inv_std * dout_xc / count
+    k_0 = -k_dout * dbeta / count
+    dx = torch.addcmul(k_0.view(shape), xc, k_xc.view(shape)).addcmul_(dout, k_dout.view(shape))
     return dx, dgamma, dbeta
     ### END SOLUTION
 
