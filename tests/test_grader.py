@@ -266,3 +266,10 @@ def test_private_copy_is_removed_after_grading(solution_dir, sandbox):
     before = set(sandbox.tmp.iterdir())
     grade.grade_submission(solution_dir, sandbox=sandbox)
     assert set(sandbox.tmp.iterdir()) == before
+
+
+def test_seed_is_recorded_in_feedback_report_and_gradescope(solution_dir, sandbox):
+    result = grade.grade_submission(solution_dir, seed=4242, sandbox=sandbox)
+    assert "seed 4242" in reports.feedback_markdown(result)
+    assert "4242" in reports.report_markdown([result])
+    assert reports.gradescope_results(result)["extra_data"]["seed"] == 4242

@@ -397,6 +397,9 @@ def feedback_markdown(result: dict) -> str:
     lines += ["", "## Hand-graded questions", "",
               ("The warm-up questions other than (e) are graded by hand; those points come "
               "later and are not part of the score above."), ""]
+    if result.get("seed") is not None:
+        lines += [f"Hidden-test inputs were drawn with seed {result['seed']}; grading again "
+                  "with the same seed reproduces them.", ""]
     return "\n".join(lines)
 
 
@@ -435,7 +438,9 @@ def _stats_row(label: str, values: list[float], top: float) -> str:
 
 def report_markdown(results: Sequence[dict], image_name: str | None = None) -> str:
     n = len(results)
-    lines = ["# Grading report", "", f"{n} submissions graded.", "", "## Scores", "",
+    seeds = sorted({r["seed"] for r in results if r.get("seed") is not None})
+    seed_note = f" Seed of the hidden-test inputs: {', '.join(map(str, seeds))}." if seeds else ""
+    lines = ["# Grading report", "", f"{n} submissions graded.{seed_note}", "", "## Scores", "",
              "| | max | mean | median | std | min | max seen |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     lines.append(_stats_row("total (autograded)", [float(r["score"]) for r in results],
