@@ -23,6 +23,7 @@ from filelock import FileLock
 from autograder import build, points
 from autograder.grading.grade import TEMPLATE_ANSWER, grade_submission
 from autograder.grading.sandbox import Sandbox
+from tests import test_integrity
 from tests.variants import all_variants, make_submission
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,6 +105,28 @@ def _edge(dest: Path) -> None:
     nbformat.write(nb, dest / build.NOTEBOOK)
 
 
+def _cheat_builder(base, module: str, code: str):
+    """A submission made by base (build.release or build.solution) with code appended to
+    source/<module>.py: the source-level cheats of tests/test_integrity.py."""
+    def make(dest: Path) -> None:
+        base(dest)
+        with open(dest / "source" / f"{module}.py", "a", encoding="utf-8") as fh:
+            fh.write("\n\n" + code + "\n")
+    return make
+
+
+SOURCE_CHEATS = {
+    "cheat_patch_comparisons": (build.release, "cross_correlation",
+                                test_integrity.PATCH_COMPARISONS),
+    "cheat_swap_sys_modules": (build.release, "cross_correlation", test_integrity.SWAP_MODULES),
+    "cheat_caller_frames": (build.release, "cross_correlation", test_integrity.FRAME_WALK),
+    "cheat_exit_at_import": (build.solution, "batchnorm",
+                             test_integrity.EXITS["os_exit_at_import"]),
+    "cheat_hidden_tests_import": (build.release, "cross_correlation",
+                                  "from autograder.grading import hidden_tests\n"),
+}
+
+
 def _grade_course(top: Path) -> dict:
     """Copy the course root under top, release, submit, autograde, export."""
     root = top / "repo"
@@ -121,6 +144,7 @@ def _grade_course(top: Path) -> dict:
         "cheater": lambda d: _cheater(d, marker),
         "edge": _edge,
         **{name: _variant_builder(name) for name in VARIANTS},
+        **{name: _cheat_builder(*spec) for name, spec in SOURCE_CHEATS.items()},
     }
     for student, make in builders.items():
         make(submitted / student / ASSIGNMENT)
@@ -231,6 +255,23 @@ def test_scores_are_the_expected_ones(course):
     assert 0 < scores["cc_flipped_kernel"]["cross_correlation"] < 15.0
     assert 0 < scores["bn_unbiased_variance"]["spatial_batchnorm"] < 25.0
     assert scores["bn_unbiased_variance"]["cross_correlation"] == 15.0
+
+
+def test_source_level_cheats_gain_nothing_through_nbgrader(course):
+    """The cheats of tests/test_integrity.py, run through `nbgrader autograde`: the
+    gradebook holds the isolated grade (compared above), which gives them nothing."""
+    scores = {s: {k: v["score"] for k, v in r["sections"].items()}
+              for s, r in course["reference"].items()}
+    value_tests = set(test_integrity.CC_VALUE_TESTS)
+    for name in ("cheat_patch_comparisons", "cheat_swap_sys_modules", "cheat_caller_frames",
+                 "cheat_hidden_tests_import"):
+        tests = {t["name"]: t["score"] for t in course["reference"][name]["tests"]}
+        assert all(tests[t] == 0 for t in value_tests), (name, tests)
+        assert scores[name]["spatial_batchnorm"] == 0.0
+    assert scores["cheat_hidden_tests_import"]["cross_correlation"] == 0.0
+    # Exiting at import costs only its own section.
+    assert scores["cheat_exit_at_import"] == {"warmup": 2.5, "cross_correlation": 15.0,
+                                              "spatial_batchnorm": 0.0}
 
 
 def test_hand_graded_answers(course):
