@@ -24,13 +24,15 @@ def cross_corr_2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     ### BEGIN SOLUTION
     kh, kw = K.shape
     out_h, out_w = X.shape[0] - kh + 1, X.shape[1] - kw + 1
-    K = K.to(X.dtype)
-    # One multiply-add of a whole shifted window per kernel tap: kh * kw vectorized
-    # operations instead of a Python loop over every output pixel.
-    Y = X[:out_h, :out_w] * K[0, 0]
+    # Each kernel tap is one vectorized multiply-add of a shifted window of X: kh * kw
+    # whole-array operations instead of a Python loop over every output pixel. The weights
+    # travel as Python numbers, which saves indexing K on every tap.
+    weights = K.to(X.dtype).tolist()
+    Y = X[:out_h, :out_w] * weights[0][0]
     for a in range(kh):
+        rows = X[a:a + out_h]
         for b in range(kw):
             if a or b:
-                Y.addcmul_(X[a:a + out_h, b:b + out_w], K[a, b])
+                Y.add_(rows[:, b:b + out_w], alpha=weights[a][b])
     return Y
     ### END SOLUTION
