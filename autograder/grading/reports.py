@@ -44,7 +44,12 @@ T = TypeVar("T")
 # ----------------------------------------------------------------------------- helpers
 
 def _num(x: float) -> str:
-    """Points as people write them: 15, 2.5, 0.25 (never 15.000000000000002)."""
+    """Points as people write them: 15, 2.5, 6.67 (never 15.000000000000002 or 6.6666)."""
+    return format(round(float(x), 2), "g")
+
+
+def _exact(x: float) -> str:
+    """Points for files that feed other programs (CSV): four decimals, no float noise."""
     return format(round(float(x), 4), "g")
 
 
@@ -241,22 +246,22 @@ def _csv_text(value: str) -> str:
 
 def _csv_rows(results: Sequence[dict]) -> Iterator[list[str]]:
     keys = _sections()
-    max_row = ["MAX", _num(points.total_max())]
+    max_row = ["MAX", _exact(points.total_max())]
     for k in keys:
-        max_row.append(_num(points.section_max(k)))
+        max_row.append(_exact(points.section_max(k)))
         if k == "warmup":
-            max_row.append(_num(_manual_total()))
-    yield [*max_row, *(_num(p) for _, p in points.TESTS.values()), ""]
+            max_row.append(_exact(_manual_total()))
+    yield [*max_row, *(_exact(p) for _, p in points.TESTS.values()), ""]
 
     for r in results:
-        row = [_csv_text(str(r["submission"])), _num(r["score"])]
+        row = [_csv_text(str(r["submission"])), _exact(r["score"])]
         for k in keys:
             sec = r["sections"][k]
-            row.append(_num(sec["score"]))
+            row.append(_exact(sec["score"]))
             if k == "warmup":
-                row.append(_num(sec.get("manual_pending", 0.0)))
+                row.append(_exact(sec.get("manual_pending", 0.0)))
         tests = _tests_by_name(r)
-        row += [_num(tests[n]["score"]) if n in tests else "" for n in points.TESTS]
+        row += [_exact(tests[n]["score"]) if n in tests else "" for n in points.TESTS]
         row.append(_csv_text("; ".join(r["flags"])))
         yield row
 
