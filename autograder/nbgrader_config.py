@@ -15,7 +15,6 @@ c = get_config()  # noqa: F821 -- provided by nbgrader when it loads this file
 
 c.CourseDirectory.course_id = "deep-learning-embedded"
 c.CourseDirectory.source_directory = "master"
-c.CourseDirectory.db_assignments = [{"name": "hw1"}]
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 
 # The only solution region in the notebook is the (e) answer cell: its stub keeps the
