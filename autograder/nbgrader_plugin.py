@@ -215,8 +215,13 @@ class IsolatedGrade(NbGraderPreprocessor):
             raise RuntimeError(f"submitted notebook not found at {folder}")
         result = dict(grade_folder(folder, self.sandbox_slot), submission=student)
         info[RESOURCE_KEY] = result
-        self.log.info("Isolated grade of %s/%s: %s", student, assignment,
-                      json.dumps(result, sort_keys=True))
+        sections = ", ".join(f"{k} {v['score']:g}/{v['max_score']:g}"
+                             for k, v in result["sections"].items())
+        self.log.info("Isolated grade of %s/%s: %g/%g (%s)%s", student, assignment,
+                      result["score"], result["max_score"], sections,
+                      f"; flags: {'; '.join(result['flags'])}" if result["flags"] else "")
+        self.log.debug("Isolated grade of %s/%s in full: %s", student, assignment,
+                       json.dumps(result, sort_keys=True))
 
         seen = set()
         for cell in nb.cells:
