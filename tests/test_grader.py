@@ -273,3 +273,13 @@ def test_seed_is_recorded_in_feedback_report_and_gradescope(solution_dir, sandbo
     assert "seed 4242" in reports.feedback_markdown(result)
     assert "4242" in reports.report_markdown([result])
     assert reports.gradescope_results(result)["extra_data"]["seed"] == 4242
+
+
+def test_csv_alone_also_gets_feedback_and_report(stub_dir, tmp_path):
+    args = argparse.Namespace(submissions=[str(stub_dir)], jobs=1, seed=None, timeout=None,
+                              json=None, csv=str(tmp_path / "class.csv"), gradescope=None)
+    assert batch.run_grade_command(args) == 0
+    assert (tmp_path / "class.csv").is_file()
+    assert (tmp_path / "stubs-feedback.md").is_file()
+    assert (tmp_path / "class-report.md").is_file()
+    assert (tmp_path / "class-histograms.png").is_file()

@@ -180,13 +180,16 @@ def run_grade_command(args) -> int:
         result["submission"] = name
     print(reports.format_table(results))
     if args.json:
-        out = reports.write_json(results, args.json)
-        stem = out.name[:-5] if out.name.endswith(".json") else out.name
-        reports.write_feedback(results, out.parent)
-        reports.write_report(results, out.parent, stem)
-        print(f"wrote {out}, feedback and {stem}-report.md in {out.parent}")
+        print(f"wrote {reports.write_json(results, args.json)}")
     if args.csv:
         print(f"wrote {reports.write_csv(results, args.csv)}")
+    if args.json or args.csv:
+        # Feedback and the instructor report go next to the first of the grade files.
+        out = Path(args.json or args.csv)
+        stem = out.stem
+        reports.write_feedback(results, out.parent)
+        reports.write_report(results, out.parent, stem)
+        print(f"wrote per-student feedback and {stem}-report.md in {out.parent}")
     if args.gradescope:
         reports.write_gradescope(results, args.gradescope)
         print(f"wrote Gradescope results under {args.gradescope}")
