@@ -283,3 +283,40 @@ def test_csv_alone_also_gets_feedback_and_report(stub_dir, tmp_path):
     assert (tmp_path / "stubs-feedback.md").is_file()
     assert (tmp_path / "class-report.md").is_file()
     assert (tmp_path / "class-histograms.png").is_file()
+
+
+@pytest.mark.parametrize("code, forbidden", [
+    ("import torch\ndef _apply(func, t):\n    return func(t)\n"
+     "def spatial_batchnorm_backward(dout, cache):\n"
+     "    return _apply(lambda t: t, dout), None, None\n", False),
+    ("import torch\ndef spatial_batchnorm_backward(dout, cache):\n"
+     "    return torch.func.grad(lambda t: t.sum())(dout), None, None\n", True),
+    ("from torch.func import grad\ndef spatial_batchnorm_backward(dout, cache):\n"
+     "    return grad(lambda t: t.sum())(dout), None, None\n", True),
+    ("import torch.func as tf\ndef spatial_batchnorm_backward(dout, cache):\n"
+     "    return tf.grad(lambda t: t.sum())(dout), None, None\n", True),
+])
+def test_static_check_torch_func_but_not_a_variable_named_func(tmp_path, code, forbidden):
+    report = _analyse(tmp_path, "batchnorm", code)
+    assert ("spatial_batchnorm_backward" in report.forbidden) is forbidden, report.forbidden
+
+
+@pytest.mark.parametrize("module, code", [
+    ("cross_correlation", "def _correlate_rows(X, K):\n    return X\n"
+                          "def cross_corr_2d(X, K):\n    return _correlate_rows(X, K)\n"),
+    ("cross_correlation", "def cross_corr_2d(X, K):\n    convolve = None\n    return X\n"),
+    ("cross_correlation", "def conv2d(X, K):\n    return X\n"
+                          "def cross_corr_2d(X, K):\n    return conv2d(X, K)\n"),
+    ("batchnorm", "class MyBatchNorm:\n    pass\n"
+                  "def _batch_norm_stats(x):\n    return x.mean()\n"
+                  "def spatial_batchnorm_forward(x, gamma, beta, bn_param):\n"
+                  "    return _batch_norm_stats(x), MyBatchNorm()\n"),
+])
+def test_static_check_does_not_flag_the_students_own_names(tmp_path, module, code):
+    assert _analyse(tmp_path, module, code).forbidden == {}
+
+
+def test_static_check_still_flags_an_alias_that_shadows_a_library_name(tmp_path):
+    code = ("import torch.nn.functional as F\nconv2d = F.conv2d\n"
+            "def cross_corr_2d(X, K):\n    return conv2d(X[None, None], K[None, None])\n")
+    assert "cross_corr_2d" in _analyse(tmp_path, "cross_correlation", code).forbidden

@@ -25,7 +25,9 @@ _CONV = re.compile(r"^(conv\d?d|conv_transpose\d?d|conv_tbc|convolution|_convolu
                    r"\w*convolve\w*|\w*correlate\w*|mkldnn_convolution)$")
 _BATCHNORM = re.compile(r"^(batch_norm|\w*BatchNorm\w*|native_batch_norm\w*|"
                         r"_native_batch_norm\w*|_batch_norm\w*|functional_batch_norm)$")
-_AUTOGRAD = re.compile(r"^(autograd|backward|requires_grad_|vjp|jvp|jacobian|vjp_fn|func)$")
+# torch.func is matched as a dotted name: a plain variable called `func` is ordinary code.
+_AUTOGRAD = re.compile(r"^(autograd|backward|requires_grad_|vjp|jvp|jacobian|vjp_fn|"
+                       r"torch\.func(\.\w+)*|functorch(\.\w+)*)$")
 # Switching off the run-time operator watch (torch's dispatch-mode stack): never needed by
 # the assignment, and with a computed name for the forbidden call it would hide it.
 _TAMPER = re.compile(r"^(_python_dispatch|_disable_current_modes|_pop_mode\w*|_push_mode|"
@@ -58,15 +60,35 @@ def _strings(node: ast.AST) -> list[str]:
             if isinstance(c, ast.Constant) and isinstance(c.value, str) and len(c.value) < 200]
 
 
-def _names_used(node: ast.AST) -> set[str]:
+def _own_names(tree: ast.AST) -> set[str]:
+    """Names the student's module defines itself: functions, classes, parameters and
+    assigned variables. A helper called `_correlate_rows` or a class `MyBatchNorm` is the
+    student's own code, not a library call."""
+    own: set[str] = set()
+    for sub in ast.walk(tree):
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own.add(sub.name)
+        elif isinstance(sub, ast.arg):
+            own.add(sub.arg)
+        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+            own.add(sub.id)
+    return own
+
+
+def _names_used(node: ast.AST, skip: set[str] = frozenset()) -> set[str]:
     """Identifiers and attribute names used under node, and the names it looks up by string
-    (getattr, __dict__[...], eval): the ways an alias can hide a call."""
+    (getattr, __dict__[...], eval): the ways an alias can hide a call. Bare identifiers in
+    `skip` are left out; attribute names never are (F.conv2d is a library call whatever the
+    student's own names are)."""
     found: set[str] = set()
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name):
-            found.add(sub.id)
+            if sub.id not in skip:
+                found.add(sub.id)
         elif isinstance(sub, ast.Attribute):
             found.add(sub.attr)
+            if isinstance(sub.value, ast.Name):  # module.attribute, e.g. torch.func
+                found.add(f"{sub.value.id}.{sub.attr}")
         elif isinstance(sub, ast.Call) and (
                 getattr(sub.func, "id", None) in _LOOKUPS
                 or getattr(sub.func, "attr", None) in _LOOKUPS):
@@ -79,6 +101,7 @@ def _names_used(node: ast.AST) -> set[str]:
             found.add("requires_grad_")
         elif isinstance(sub, ast.alias):
             found.update(sub.name.split("."))
+            found.add(sub.name)
             if sub.asname:
                 found.add(sub.asname)
     return found
@@ -106,9 +129,10 @@ def _aliases(tree: ast.Module, pattern: re.Pattern) -> set[str]:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 parts = alias.name.split(".")
-                if any(pattern.match(p) for p in parts) or (
-                        isinstance(node, ast.ImportFrom) and node.module
-                        and any(pattern.match(p) for p in node.module.split("."))):
+                module = node.module if isinstance(node, ast.ImportFrom) else None
+                if any(pattern.match(p) for p in parts + [alias.name]) or (
+                        module and any(pattern.match(p)
+                                       for p in module.split(".") + [module])):
                     bad.add(alias.asname or parts[0])
                 if node.__class__ is ast.ImportFrom and node.module == "scipy" \
                         and alias.name == "signal" and pattern is _CONV:
@@ -170,9 +194,10 @@ def analyse(path: Path, module: str) -> ModuleReport:
     if dynamic:
         report.notes.append(f"{rel}: a name computed at run time is looked up (getattr, "
                             f"__import__, eval) in {', '.join(dynamic)}; check it by hand")
+    own = _own_names(tree)
     for family, pattern, scope in RULES.get(module, []):
         aliases = _aliases(tree, pattern)
-        direct = {name: sorted(n for n in _names_used(node)
+        direct = {name: sorted(n for n in _names_used(node, skip=own - aliases)
                                if pattern.match(n) or n in aliases)
                   for name, node in functions.items()}
         for name in SIGNATURES.get(module, {}):
