@@ -311,6 +311,9 @@ def test_static_check_torch_func_but_not_a_variable_named_func(tmp_path, code, f
                   "def _batch_norm_stats(x):\n    return x.mean()\n"
                   "def spatial_batchnorm_forward(x, gamma, beta, bn_param):\n"
                   "    return _batch_norm_stats(x), MyBatchNorm()\n"),
+    ("batchnorm", "class _Layer:\n    def backward(self, dout):\n        return dout\n"
+                  "def spatial_batchnorm_backward(dout, cache):\n"
+                  "    return cache.backward(dout), None, None\n"),
 ])
 def test_static_check_does_not_flag_the_students_own_names(tmp_path, module, code):
     assert _analyse(tmp_path, module, code).forbidden == {}

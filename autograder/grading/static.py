@@ -75,18 +75,26 @@ def _own_names(tree: ast.AST) -> set[str]:
     return own
 
 
-def _names_used(node: ast.AST, skip: set[str] = frozenset()) -> set[str]:
+def _own_defs(tree: ast.AST) -> set[str]:
+    """Functions and methods the student defines: `cache.backward(dout)` on the student's
+    own object is not autograd (a real Tensor.backward is still caught at run time)."""
+    return {sub.name for sub in ast.walk(tree)
+            if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+def _names_used(node: ast.AST, skip: set[str] = frozenset(),
+                skip_attrs: set[str] = frozenset()) -> set[str]:
     """Identifiers and attribute names used under node, and the names it looks up by string
     (getattr, __dict__[...], eval): the ways an alias can hide a call. Bare identifiers in
-    `skip` are left out; attribute names never are (F.conv2d is a library call whatever the
-    student's own names are)."""
+    `skip` and attribute names in `skip_attrs` are left out."""
     found: set[str] = set()
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name):
             if sub.id not in skip:
                 found.add(sub.id)
         elif isinstance(sub, ast.Attribute):
-            found.add(sub.attr)
+            if sub.attr not in skip_attrs:
+                found.add(sub.attr)
             if isinstance(sub.value, ast.Name):  # module.attribute, e.g. torch.func
                 found.add(f"{sub.value.id}.{sub.attr}")
         elif isinstance(sub, ast.Call) and (
@@ -194,10 +202,11 @@ def analyse(path: Path, module: str) -> ModuleReport:
     if dynamic:
         report.notes.append(f"{rel}: a name computed at run time is looked up (getattr, "
                             f"__import__, eval) in {', '.join(dynamic)}; check it by hand")
-    own = _own_names(tree)
+    own, own_defs = _own_names(tree), _own_defs(tree)
     for family, pattern, scope in RULES.get(module, []):
         aliases = _aliases(tree, pattern)
-        direct = {name: sorted(n for n in _names_used(node, skip=own - aliases)
+        direct = {name: sorted(n for n in _names_used(node, skip=own - aliases,
+                                                      skip_attrs=own_defs)
                                if pattern.match(n) or n in aliases)
                   for name, node in functions.items()}
         for name in SIGNATURES.get(module, {}):
