@@ -323,3 +323,19 @@ def test_static_check_still_flags_an_alias_that_shadows_a_library_name(tmp_path)
     code = ("import torch.nn.functional as F\nconv2d = F.conv2d\n"
             "def cross_corr_2d(X, K):\n    return conv2d(X[None, None], K[None, None])\n")
     assert "cross_corr_2d" in _analyse(tmp_path, "cross_correlation", code).forbidden
+
+
+def test_a_convolution_inside_batchnorm_is_not_banned(sandbox, tmp_path):
+    """SPEC.md bans convolutions in cross_corr_2d and batch norm in batchnorm.py, nothing
+    more: an odd but legal conv2d in the batch-norm file costs nothing."""
+    sub = tmp_path / "odd"
+    build.solution(sub)
+    with open(sub / "source" / "batchnorm.py", "a") as fh:
+        fh.write("\n\n_plain_forward = spatial_batchnorm_forward\n\n\n"
+                 "def spatial_batchnorm_forward(x, gamma, beta, bn_param):\n"
+                 "    torch.nn.functional.conv2d(x, torch.zeros(1, x.shape[1], 1, 1,\n"
+                 "                                              dtype=x.dtype))\n"
+                 "    return _plain_forward(x, gamma, beta, bn_param)\n")
+    result = grade.grade_submission(sub, sandbox=sandbox)
+    assert result["sections"]["spatial_batchnorm"]["score"] == 25.0, result["tests"]
+    assert not any("forbidden" in f for f in result["flags"])
