@@ -524,3 +524,13 @@ def test_bundle_command(tmp_path, fake_repo, monkeypatch, capsys):
     assert cli.main(["gradescope-bundle", str(tmp_path / "again.zip")]) == 1
     assert "requirements.txt" in capsys.readouterr().out
     assert not (tmp_path / "again.zip").exists()
+
+
+def test_histogram_axes_end_at_the_autograded_maxima():
+    # A class where everyone answered the hand-graded questions (pending points) and one
+    # where nobody did: the axes must not depend on that.
+    for kind in ("full", "zero"):
+        panels = reports.histogram_panels([make_result("a", kind), make_result("b", "mixed")])
+        tops = {label: top for label, _, top in panels}
+        assert tops == {"warmup": 2.5, "cross_correlation": 15.0, "spatial_batchnorm": 25.0,
+                        "total": 42.5}

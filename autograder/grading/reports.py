@@ -65,11 +65,6 @@ def _tests_by_name(result: dict) -> dict[str, dict]:
     return {t["name"]: t for t in result.get("tests", [])}
 
 
-def _auto_max(section: dict) -> float:
-    """Points of a section that the autograder can give (hand-graded ones left out)."""
-    return float(section["max_score"]) - float(section.get("manual_pending", 0.0))
-
-
 def _shorten(name: str, width: int = NAME_WIDTH) -> str:
     """Cut a long name in the middle, so that both the start and the distinctive end
     (``..._v2``, ``..._late``) stay readable."""
@@ -482,6 +477,17 @@ def report_markdown(results: Sequence[dict], image_name: str | None = None) -> s
     return "\n".join(lines)
 
 
+def histogram_panels(results: Sequence[dict]) -> list[tuple[str, list[float], float]]:
+    """(label, scores, axis maximum) per histogram. Scores count autograded points only,
+    so each axis ends at the autograded maximum (hand-graded warm-up points are not in any
+    score yet)."""
+    panels = [(k, [float(r["sections"][k]["score"]) for r in results],
+               points.section_auto_max(k)) for k in _sections()]
+    panels.append(("total", [float(r["score"]) for r in results],
+                   points.total_max() - _manual_total()))
+    return panels
+
+
 def _histograms(results: Sequence[dict]) -> bytes:
     # The Agg canvas directly, not pyplot: no global backend switch, no display needed.
     import numpy as np
@@ -489,15 +495,7 @@ def _histograms(results: Sequence[dict]) -> bytes:
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    panels: list[tuple[str, list[float], float]] = []
-    keys = _sections()
-    for k in keys:
-        top = max((_auto_max(r["sections"][k]) for r in results),
-                  default=points.section_auto_max(k))
-        panels.append((k, [float(r["sections"][k]["score"]) for r in results], top))
-    total_top = max((sum(_auto_max(r["sections"][k]) for k in keys) for r in results),
-                    default=points.total_max() - _manual_total())
-    panels.append(("total", [float(r["score"]) for r in results], total_top))
+    panels = histogram_panels(results)
 
     cols = 2
     rows = (len(panels) + cols - 1) // cols
@@ -509,7 +507,7 @@ def _histograms(results: Sequence[dict]) -> bytes:
         ax.hist(values, bins=np.linspace(0.0, top, 11), color="tab:blue", edgecolor="white")
         mean = statistics.mean(values) if values else 0.0
         ax.axvline(mean, color="tab:red", linestyle="--", label=f"mean {_num(mean)}")
-        ax.set_title(f"{label} (out of {_num(top)} autograded)")
+        ax.set_title(f"{label} (autograded, out of {_num(top)})")
         ax.set_xlabel("points")
         ax.set_ylabel("submissions")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
