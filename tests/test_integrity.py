@@ -45,6 +45,9 @@ CC_VALUE_TESTS = ["cc_worked_example", "cc_values_square", "cc_values_nonsquare"
 def sb():
     """The grading slot as deployed: as root the child runs as an unprivileged user."""
     with Sandbox(slot=21) as box:
+        # A root grader that silently stopped dropping privileges must fail here, not turn
+        # the root-only tests below into skips.
+        assert (box.uid is not None) == IS_ROOT
         yield box
 
 
@@ -292,7 +295,7 @@ def cross_corr_2d(X, K):
 
 def test_reference_cannot_be_read_from_disk(sb, templates, tmp_path):
     """By absolute path, by walking up from the working directory, or via the worker's path."""
-    if sb.uid is None:
+    if not IS_ROOT:
         pytest.skip("best effort without root: the child can read what the instructor can")
     assert MASTER_CC.is_file()
     result = run(plant(templates, tmp_path, "stub", "cross_correlation", READ_REFERENCE), sb)
@@ -476,7 +479,7 @@ def test_fake_results_do_not_reach_the_judges_outputs(batch_run):
 
 def test_fake_results_outside_the_sandbox_user_reach(sb, templates, tmp_path):
     """As root the child cannot write into the judge's (non-world-writable) folders."""
-    if sb.uid is None:
+    if not IS_ROOT:
         pytest.skip("best effort without root: the child can write where the instructor can")
     out = tmp_path / "judge"
     out.mkdir()
