@@ -93,16 +93,22 @@ def test_seed_changes_inputs_but_not_the_verdict(solution_dir, sandbox):
     assert result["seed"] == 7 and result["score"] == 42.5
 
 
+def _solution_with(dest: Path, target: str, code: str) -> Path:
+    """The reference submission at dest, with code appended to source/<target>."""
+    build.solution(dest)
+    with open(dest / "source" / target, "a") as fh:
+        fh.write("\n\n" + code)
+    return dest
+
+
 def test_a_bug_costs_points_only_in_its_section(solution_dir, sandbox, tmp_path):
-    sub = tmp_path / "flipped"
-    build.solution(sub)
-    with open(sub / "source" / "cross_correlation.py", "a") as fh:
-        fh.write("\n\ndef cross_corr_2d(X, K):\n"
-                 "    K = K.flip(0, 1)\n"
-                 "    kh, kw = K.shape\n"
-                 "    H, W = X.shape[0] - kh + 1, X.shape[1] - kw + 1\n"
-                 "    return sum(X[a:a + H, b:b + W] * K[a, b]\n"
-                 "               for a in range(kh) for b in range(kw))\n")
+    sub = _solution_with(tmp_path / "flipped", "cross_correlation.py",
+                         "def cross_corr_2d(X, K):\n"
+                         "    K = K.flip(0, 1)\n"
+                         "    kh, kw = K.shape\n"
+                         "    H, W = X.shape[0] - kh + 1, X.shape[1] - kw + 1\n"
+                         "    return sum(X[a:a + H, b:b + W] * K[a, b]\n"
+                         "               for a in range(kh) for b in range(kw))\n")
     result = grade.grade_submission(sub, sandbox=sandbox)
     assert result["sections"]["cross_correlation"]["score"] < 15.0
     assert result["sections"]["spatial_batchnorm"]["score"] == 25.0
@@ -328,14 +334,12 @@ def test_static_check_still_flags_an_alias_that_shadows_a_library_name(tmp_path)
 def test_a_convolution_inside_batchnorm_is_not_banned(sandbox, tmp_path):
     """SPEC.md bans convolutions in cross_corr_2d and batch norm in batchnorm.py, nothing
     more: an odd but legal conv2d in the batch-norm file costs nothing."""
-    sub = tmp_path / "odd"
-    build.solution(sub)
-    with open(sub / "source" / "batchnorm.py", "a") as fh:
-        fh.write("\n\n_plain_forward = spatial_batchnorm_forward\n\n\n"
-                 "def spatial_batchnorm_forward(x, gamma, beta, bn_param):\n"
-                 "    torch.nn.functional.conv2d(x, torch.zeros(1, x.shape[1], 1, 1,\n"
-                 "                                              dtype=x.dtype))\n"
-                 "    return _plain_forward(x, gamma, beta, bn_param)\n")
+    sub = _solution_with(tmp_path / "odd", "batchnorm.py",
+                         "_plain_forward = spatial_batchnorm_forward\n\n\n"
+                         "def spatial_batchnorm_forward(x, gamma, beta, bn_param):\n"
+                         "    torch.nn.functional.conv2d(x, torch.zeros(1, x.shape[1], 1, 1,\n"
+                         "                                              dtype=x.dtype))\n"
+                         "    return _plain_forward(x, gamma, beta, bn_param)\n")
     result = grade.grade_submission(sub, sandbox=sandbox)
     assert result["sections"]["spatial_batchnorm"]["score"] == 25.0, result["tests"]
     assert not any("forbidden" in f for f in result["flags"])
