@@ -109,7 +109,10 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=None,
                    help="seed of the random test inputs (default: fixed per assignment)")
     g.add_argument("--timeout", type=float, default=None,
-                   help="seconds allowed per test (default 20)")
+                   help="seconds allowed per test (default 10)")
+    g.add_argument("--require-sandbox", action="store_true",
+                   help="stop with an error where a protection of the sandbox is missing, "
+                   "instead of grading in a degraded sandbox")
     g.set_defaults(func=_grade)
     d = sub.add_parser("demo", help="rebuild the student view, grade the built-in example "
                        "class and print the table")

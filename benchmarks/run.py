@@ -267,8 +267,8 @@ PROFILE_GROUPS = (
     ("fork the child", "sandbox.py", "spawn"),
     ("clean up after the submission", "sandbox.py", "cleanup"),
     ("warm-up (e) answer from the notebook", "warmup.py", "grade_answer_e"),
-    ("encode arguments (judge side)", "worker.py", "encode"),
-    ("decode results (judge side)", "worker.py", "decode"),
+    ("encode arguments (judge side)", "wire.py", "encode"),
+    ("decode results (judge side)", "wire.py", "decode"),
 )
 
 

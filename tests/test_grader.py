@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from autograder import build, points
-from autograder.grading import batch, grade, hidden_tests, reports, static, worker
+from autograder.grading import batch, grade, hidden_tests, reports, static
+from autograder.grading.child import wire as worker
 from autograder.grading.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent

@@ -91,7 +91,8 @@ def _failed_result(path: Path, seed: int, error: str) -> dict:
 
 def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
                timeout: float | None = None, journal: Journal | None = None,
-               show_progress: bool | None = None, limits: Limits | None = None) -> list[dict]:
+               show_progress: bool | None = None, limits: Limits | None = None,
+               require_sandbox: bool = False) -> list[dict]:
     """Grade every path; results come back in the order of paths."""
     seed = DEFAULT_SEED if seed is None else seed
     journal = journal or Journal(None)
@@ -112,7 +113,7 @@ def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
     fatal: list[BaseException] = []
 
     def work(slot: int) -> None:
-        sandbox = Sandbox(slot=slot, limits=limits)
+        sandbox = Sandbox(slot=slot, limits=limits, require=require_sandbox)
         try:
             sandbox.start()
         except BaseException as exc:  # the grader itself cannot run
@@ -172,10 +173,13 @@ def run_grade_command(args) -> int:
     journal = Journal(Path(args.json + JOURNAL_SUFFIX) if args.json else None)
     try:
         results = grade_many(paths, jobs=args.jobs, seed=seed, timeout=args.timeout,
-                             journal=journal)
+                             journal=journal,
+                             require_sandbox=getattr(args, "require_sandbox", False))
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for note in reports.sandbox_notes(results):
+        print(f"warning: sandbox degraded: {note}", file=sys.stderr)
     for result, name in zip(results, _unique_names(paths)):
         result["submission"] = name
     print(reports.format_table(results))

@@ -17,6 +17,7 @@ import torch
 
 from .. import points, warmup
 from . import hidden_tests, static
+from . import reports as views
 from .sandbox import CallResult, Limits, Sandbox
 
 DEFAULT_SEED = 20261128
@@ -226,6 +227,7 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
     if own_sandbox:
         sandbox = Sandbox(limits=Limits())
         sandbox.start()
+    flags += [views.SANDBOX_NOTE + note for note in sandbox.notes]
     session = None
     workdir = None
     try:

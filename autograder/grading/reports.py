@@ -436,6 +436,21 @@ def _stats_row(label: str, values: list[float], top: float) -> str:
             f"{_num(max(values))} |")
 
 
+#: Batch-level flag carried by every submission graded in a degraded sandbox.
+SANDBOX_NOTE = "sandbox degraded: "
+
+
+def sandbox_notes(results: Sequence[dict]) -> list[str]:
+    """The degraded-sandbox notes of a batch, once each."""
+    return list(dict.fromkeys(f[len(SANDBOX_NOTE):] for r in results for f in r["flags"]
+                              if f.startswith(SANDBOX_NOTE)))
+
+
+def own_flags(result: dict) -> list[str]:
+    """A submission's flags without the batch-level sandbox notes."""
+    return [f for f in result["flags"] if not f.startswith(SANDBOX_NOTE)]
+
+
 def report_markdown(results: Sequence[dict], image_name: str | None = None) -> str:
     n = len(results)
     seeds = sorted({r["seed"] for r in results if r.get("seed") is not None})
@@ -465,12 +480,17 @@ def report_markdown(results: Sequence[dict], image_name: str | None = None) -> s
     else:
         lines.append("No test failed." if n else "Nothing was graded.")
 
+    degraded = sandbox_notes(results)
+    lines += ["", "## Sandbox", ""]
+    lines += ([f"- **Degraded:** {note}" for note in degraded] if degraded else
+              ["Complete: every protection of the README's threat model was in force."])
+
     lines += ["", "## Flagged submissions", ""]
-    flagged = [r for r in results if r["flags"]]
+    flagged = [(r, own_flags(r)) for r in results if own_flags(r)]
     if flagged:
-        for r in flagged:
+        for r, flags in flagged:
             lines.append(f"- **{r['submission']}** ({_num(r['score'])} points)")
-            lines += [f"  - {f}" for f in r["flags"]]
+            lines += [f"  - {f}" for f in flags]
     else:
         lines.append("None.")
     lines.append("")

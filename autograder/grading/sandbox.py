@@ -1,12 +1,12 @@
 """The judge's side of the isolation: start workers, copy submissions, call, kill.
 
 The judge never imports student code. Each grading slot owns one *zygote* process
-(``worker.py``) that has torch loaded; for each submission the zygote forks a fresh child
-that runs the student's code on a private copy of the submission's ``source/`` folder.
-Every call has a wall-clock deadline enforced from here by killing the child. When the
-grader runs as root the child also runs as an unprivileged user of its own (one per
-slot) that cannot read the course folder, and everything that user started is killed
-after each submission.
+(``child/server.py``) that has torch loaded; for each submission the zygote forks a fresh
+child that confines itself (``child/confine.py``: Landlock, namespaces, limits) and runs
+the student's code on a private copy of the submission's ``source/`` folder. Every call
+has a wall-clock deadline enforced from here by killing the child. When the grader runs
+as root the child also runs as an unprivileged user of its own (one per slot), and
+everything that user started is killed after each submission.
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ from pathlib import Path
 import numpy
 import torch
 
-from . import worker
-from .worker import Codec, Handle, ProtocolError, recv_msg, send_msg
+from .child import wire
+from .child.wire import Codec, Handle, ProtocolError, recv_msg, send_msg
 
 COURSE_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = COURSE_DIR.parent
+SERVER = Path(wire.__file__).with_name("server.py")
 SANDBOX_UID_BASE = 61000
 MAX_FILE_BYTES = 2 << 20
 MAX_TOTAL_BYTES = 20 << 20
@@ -43,7 +45,7 @@ class Limits:
     memory_bytes: int = 3 << 30
     file_bytes: int = 16 << 20
     cpu_seconds: int = 600
-    max_processes: int = 64
+    max_processes: int = 4  # the child and three more; with no cgroup, memory is split
     start_timeout: float = 120.0
 
 
@@ -100,11 +102,73 @@ def _can_drop_privileges() -> bool:
     return os.geteuid() == 0
 
 
-def _protect_course_dir() -> None:
-    """As root, make the course folder (hidden tests, master) unreadable to others."""
-    mode = COURSE_DIR.stat().st_mode & 0o7777
-    if mode & 0o007:
-        COURSE_DIR.chmod(mode & ~0o007)
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot give what was required (``--require-sandbox``), or cannot run."""
+
+
+def _own_cgroup(controller: str) -> Path | None:
+    """This process's cgroup folder for a v1 controller, or its v2 folder ("")."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controller and controller in controllers.split(","):
+            return Path("/sys/fs/cgroup", controller, path.lstrip("/"))
+        if not controller and controllers == "":
+            return Path("/sys/fs/cgroup", path.lstrip("/"))
+    return None
+
+
+def make_memory_cgroup(name: str, limit_bytes: int) -> Path | None:
+    """A memory cgroup for all of one slot's student processes, where this process may
+    make one (root, or a delegated cgroup v2 subtree); None where it may not."""
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    parent = _own_cgroup("" if v2 else "memory")
+    if parent is None:
+        return None
+    folder = parent / name
+    limit_file = "memory.max" if v2 else "memory.limit_in_bytes"
+    try:
+        folder.mkdir(exist_ok=True)
+        (folder / limit_file).write_text(str(limit_bytes))
+        swap = folder / ("memory.swap.max" if v2 else "memory.memsw.limit_in_bytes")
+        if swap.exists():
+            try:
+                swap.write_text("0" if v2 else str(limit_bytes))
+            except OSError:
+                pass
+        return folder
+    except OSError:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+        return None
+
+
+def kill_cgroup(folder: Path | None, remove: bool = False) -> None:
+    if folder is None:
+        return
+    for _ in range(20):
+        try:
+            pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
+        except OSError:
+            return
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
+    if remove:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def copy_submission_source(submission: Path, dest: Path) -> list[str]:
@@ -149,27 +213,51 @@ def copy_submission_source(submission: Path, dest: Path) -> list[str]:
 
 
 class Sandbox:
-    """One grading slot: a zygote and the child it forked for the current submission."""
+    """One grading slot: a zygote and the child it forked for the current submission.
 
-    def __init__(self, slot: int = 0, limits: Limits | None = None):
+    ``facilities`` says what confinement is in force (the zygote probes it at start);
+    ``notes`` names, in words, each protection that is missing (a degraded sandbox), and
+    ``require=True`` turns any of them into ``SandboxUnavailable`` at start.
+    """
+
+    def __init__(self, slot: int = 0, limits: Limits | None = None, require: bool = False,
+                 disable: tuple[str, ...] = ()):
         self.slot = slot
+        # Protections switched off, for the tests that prove each one matters:
+        # "landlock", "netns", "cgroup", "mount" (the root-only private mount namespace).
+        self.disable = tuple(disable)
         self.limits = limits or Limits()
+        self.require = require
         self.uid, self._uid_lock = _claim_uid() if _can_drop_privileges() else (None, None)
         self.proc: subprocess.Popen | None = None
         self.ctl: socket.socket | None = None
+        self.cgroup: Path | None = None
+        self.facilities: dict = {}
+        self.notes: list[str] = []
         self.tmp = Path(tempfile.mkdtemp(prefix=f"autograder-slot{slot}-"))
         self.tmp.chmod(0o711)
 
     # ------------------------------------------------------------ zygote
     def start(self) -> None:
+        if self.cgroup is None and "cgroup" not in self.disable:
+            self.cgroup = make_memory_cgroup(f"autograder-{os.getpid()}-slot{self.slot}",
+                                             self.limits.memory_bytes)
+        probe_dir = self.tmp / "probe"
+        probe_dir.mkdir(exist_ok=True)
         if self.uid is not None:
-            _protect_course_dir()
+            os.chown(probe_dir, self.uid, self.uid)
+        config = {"uid": self.uid, "cgroup": str(self.cgroup) if self.cgroup else None,
+                  "secret_roots": [str(REPO_DIR)], "probe_dir": str(probe_dir),
+                  "memory_bytes": self.limits.memory_bytes,
+                  "max_processes": self.limits.max_processes,
+                  "file_bytes": self.limits.file_bytes, "cpu_seconds": self.limits.cpu_seconds,
+                  "disable": list(self.disable)}
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1", "HOME": str(self.tmp), "PYTHONDONTWRITEBYTECODE": "1"}
         log = open(self.tmp / "zygote.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", worker.__file__, str(theirs.fileno())],
+            [sys.executable, "-I", str(SERVER), str(theirs.fileno()), json.dumps(config)],
             pass_fds=[theirs.fileno()], env=env, cwd=self.tmp, stdin=subprocess.DEVNULL,
             stdout=log, stderr=log, start_new_session=True)
         log.close()
@@ -181,20 +269,49 @@ class Sandbox:
         except (OSError, ValueError):
             ready = {}
         if not ready.get("ready"):
-            self.close()
             log_text = (self.tmp / "zygote.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"the grading worker did not start:\n{log_text}")
+            self.close()
+            raise SandboxUnavailable("the grading worker did not start: "
+                                     f"{ready.get('error', '')}\n{log_text}".strip())
+        self.facilities = ready.get("facilities", {})
+        self.notes = self._degraded(self.facilities)
+        if self.require and self.notes:
+            self.close()
+            raise SandboxUnavailable("the sandbox is incomplete (--require-sandbox): "
+                                     + "; ".join(self.notes))
+
+    @staticmethod
+    def _degraded(facts: dict) -> list[str]:
+        """What is missing, in words; fatal problems raise instead."""
+        confined = facts.get("confined", {})
+        if "error" in confined:
+            raise SandboxUnavailable(f"the sandbox could not confine a process: "
+                                     f"{confined['error']}")
+        if not confined.get("stdlib", False):
+            raise SandboxUnavailable(
+                "a sandboxed process cannot read the Python standard library; honest code "
+                "importing e.g. pdb would fail. Install the environment in a folder every "
+                "user can read, or grade as an ordinary user.")
+        notes = list(facts.get("missing", []))
+        if confined.get("secret") and facts.get("landlock_abi", 0):
+            notes.append("Landlock is on but the checkout is still readable")
+        if confined.get("tmp") and facts.get("landlock_abi", 0):
+            notes.append("Landlock is on but /tmp is still writable")
+        if not facts.get("cgroup"):
+            notes.append(f"no memory cgroup: memory is bounded as {facts.get('memory')}")
+        return notes
 
     def _control(self, msg: dict, fds: list[int] = ()) -> dict:
         if self.proc is None or self.proc.poll() is not None:
             self.start()
-        worker.send_with_fds(self.ctl, msg, list(fds)) if fds else \
+        wire.send_with_fds(self.ctl, msg, list(fds)) if fds else \
             self.ctl.send(json.dumps(msg).encode())
         self.ctl.settimeout(60)
         return json.loads(self.ctl.recv(1 << 16))
 
     def prepare(self, submission: Path) -> tuple[Path, list[str]]:
-        """A private copy of the submission's source/, owned by the sandbox user."""
+        """A private copy of the submission's source/, owned by the sandbox user: the only
+        folder its code may write (its scratch space), removed after the submission."""
         work = Path(tempfile.mkdtemp(prefix="sub-", dir=self.tmp))
         notes = copy_submission_source(submission, work)
         if self.uid is not None:
@@ -207,12 +324,10 @@ class Sandbox:
     def spawn(self, workdir: Path) -> Child:
         ours, theirs = socket.socketpair()
         output = workdir.parent / (workdir.name + ".out")
-        spec = {"cmd": "spawn", "dir": str(workdir), "output": str(output), "uid": self.uid,
-                "memory_bytes": self.limits.memory_bytes, "file_bytes": self.limits.file_bytes,
-                "cpu_seconds": self.limits.cpu_seconds,
-                "max_processes": self.limits.max_processes,
+        spec = {"cmd": "spawn", "dir": str(workdir), "output": str(output),
                 "env": {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(workdir),
-                        "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}}
+                        "TMPDIR": str(workdir), "OMP_NUM_THREADS": "1",
+                        "PYTHONDONTWRITEBYTECODE": "1"}}
         try:
             reply = self._control(spec, [theirs.fileno()])
         finally:
@@ -221,6 +336,7 @@ class Sandbox:
 
     def cleanup(self) -> None:
         """Kill everything the last submission left running."""
+        kill_cgroup(self.cgroup)
         try:
             self._control({"cmd": "cleanup", "uid": self.uid})
         except (OSError, ValueError):
@@ -244,7 +360,9 @@ class Sandbox:
         if self.ctl is not None:
             self.ctl.close()
             self.ctl = None
+        kill_cgroup(self.cgroup, remove=remove_tmp)
         if remove_tmp:
+            self.cgroup = None
             shutil.rmtree(self.tmp, ignore_errors=True)
             if self._uid_lock is not None:
                 os.close(self._uid_lock)  # the user id is free for another sandbox
@@ -259,7 +377,7 @@ class Sandbox:
 
 
 class Child:
-    """The process running one submission's code; talks the worker's wire format."""
+    """The process running one submission's code; talks the wire format of child/wire.py."""
 
     def __init__(self, sock: socket.socket, pid: int, output: Path):
         self.sock, self.pid, self.output = sock, pid, output
@@ -344,4 +462,5 @@ def _str_list(value) -> list[str]:
     return [str(v)[:200] for v in value][:20] if isinstance(value, list) else []
 
 
-__all__ = ["CallResult", "Child", "Handle", "Limits", "Sandbox", "copy_submission_source"]
+__all__ = ["CallResult", "Child", "Handle", "Limits", "Sandbox", "SandboxUnavailable",
+           "copy_submission_source"]

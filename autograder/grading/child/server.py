@@ -1,0 +1,442 @@
+"""The student's side of the grader: the zygote and the child that runs student code.
+
+Run as a script (``python -I server.py FD CONFIG``); it imports only its neighbours in this
+folder (``wire``, ``guard``, ``confine``), none of which holds anything secret, and nothing
+from ``autograder``: the hidden tests and the reference never exist in this process.
+
+Two roles:
+
+- the *zygote*: started once per grading slot; imports torch and numpy (the slow part),
+  probes what confinement the kernel offers, then waits on a control socket. For each
+  submission the judge sends it a socket; the zygote forks a *child* that serves on that
+  socket. The zygote is a child subreaper, so anything a child leaves behind (daemons, new
+  sessions) becomes the zygote's own child and is killed by ``cleanup``.
+- the *child*: confines itself (``confine.py``) before any student code exists, moves into
+  the private copy of the submission and answers ``call`` requests: import
+  ``source.<module>``, call a function on decoded arguments, send back the encoded result.
+  Objects that are not checked values (a batch-norm ``cache``) stay in the child and
+  travel as numbered handles.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import os
+import resource
+import signal
+import socket
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # -I leaves the script's folder out; the child drops it again
+
+import confine  # noqa: E402
+from guard import Watch  # noqa: E402
+from wire import Codec, Handle, recv_msg, recv_with_fds, send_msg  # noqa: E402
+
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
+WATCH: Watch | None = None
+
+
+PRELOAD = ("math", "cmath", "itertools", "functools", "collections", "collections.abc",
+           "typing", "dataclasses", "random", "copy", "operator", "string", "re", "warnings",
+           "types", "abc", "contextlib", "enum", "inspect", "numbers", "statistics",
+           "fractions", "decimal", "heapq", "bisect", "textwrap", "pprint", "time",
+           "threading", "multiprocessing", "subprocess", "signal", "ctypes", "gc", "weakref",
+           "importlib.util", "importlib.machinery", "unittest", "unittest.mock", "pathlib",
+           "tempfile", "shutil", "glob", "io", "pickle", "json", "csv", "hashlib", "secrets",
+           "torch.nn", "torch.nn.functional", "torch.autograd", "torch.func", "torch.testing",
+           "torch.utils._python_dispatch", "torch.backends.opt_einsum", "numpy.testing",
+           "numpy.linalg", "numpy.fft", "numpy.random", "scipy", "scipy.signal")
+
+
+def _warm_up(torch) -> None:
+    """Run the operators students reach for once, so that their lazy imports happen now."""
+    x = torch.randn(2, 3, 5, 5, dtype=torch.float64, requires_grad=True)
+    y = torch.nn.functional.unfold(x, 2).sum() + torch.einsum("nchw,nchw->c", x, x).sum()
+    y = y + x.unfold(2, 2, 1).sum() + x.as_strided((2, 2), (1, 1)).sum()
+    y = y + torch.var_mean(x, dim=(0, 2, 3), correction=0)[0].sum() + x.std() + x.var()
+    y.backward()
+    torch.autograd.grad(x.pow(2).sum(), x)
+    torch.testing.assert_close(x, x)
+    torch.allclose(x, x)
+    torch.nn.functional.conv2d(x, x[:1, :, :2, :2])
+    torch.nn.functional.batch_norm(x.detach(), None, None, training=True)
+
+
+# ---------------------------------------------------------------- zygote
+
+def _children() -> list[int]:
+    pids = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as fh:
+                pids += [int(p) for p in fh.read().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every process of uid (a sandbox user): kill(-1) from a process with that uid."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            for _ in range(3):
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except OSError:
+                    pass
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def cleanup_descendants(uid: int | None = None) -> int:
+    """Kill every descendant (all became direct children: we are a subreaper)."""
+    killed = 0
+    if uid is not None:
+        _kill_uid(uid)
+    for _ in range(50):
+        pids = _children()
+        if not pids:
+            break
+        for pid in pids:
+            for fn, arg in ((os.killpg, pid), (os.kill, pid)):
+                try:
+                    fn(arg, signal.SIGKILL)
+                except OSError:
+                    pass
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+                killed += 1
+            except ChildProcessError:
+                pass
+    return killed
+
+
+def environment_paths(secret_roots: list[str]) -> tuple[list[str], list[str]]:
+    """(folders to read, folders to read and execute): the interpreter, its standard
+    library and the installed packages, never anything beneath a secret root (the
+    checkout) except the interpreter's own prefix when a virtual environment lives there."""
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                              sys.base_exec_prefix)}
+    paths = set(prefixes)
+    for entry in sys.path:
+        real = os.path.realpath(entry) if entry else ""
+        if real and real != HERE and os.path.exists(real):
+            paths.add(real)
+    roots = [os.path.realpath(r) for r in secret_roots]
+
+    def inside(path: str, folder: str) -> bool:
+        return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+    def allowed(path: str) -> bool:
+        secret = [r for r in roots if inside(path, r)]
+        # A virtual environment inside the checkout: its prefix is not part of the secret.
+        return all(any(inside(path, q) and not inside(r, q) for q in prefixes) for r in secret)
+
+    read = sorted(p for p in paths if allowed(p))
+    for path in read:
+        if os.path.isdir(os.path.join(path, "autograder", "grading")):
+            raise RuntimeError(f"the grading environment holds the autograder package "
+                               f"({path}); the sandbox would expose the hidden tests")
+    binary = os.path.dirname(os.path.realpath(sys.executable))
+    return read, [binary, "/usr/bin", "/bin", "/usr/lib", "/lib", "/lib64", "/usr/lib64"]
+
+
+def probe(config: dict) -> dict:
+    """What confinement works here, in facts and, under "missing", in words for the
+    instructor: what the kernel or the environment lacks."""
+    as_root = os.geteuid() == 0
+    off = set(config.get("disable", []))
+    facts = {"landlock_abi": 0 if "landlock" in off else confine.landlock_abi(),
+             "root": as_root, "uid_drop": config.get("uid") is not None,
+             "cgroup": config.get("cgroup"),
+             "netns": "netns" not in off and confine.can_unshare(as_root),
+             "mount": as_root and "mount" not in off}
+    missing = []
+    abi = facts["landlock_abi"]
+    if abi == 0:
+        missing.append("Landlock (Linux 5.13 or later, enabled in the kernel's LSM list): "
+                       "student code can read and write whatever this user can")
+    elif abi < 4:
+        missing.append(f"Landlock ABI 4 (the kernel has {abi}): TCP is not blocked")
+    if 0 < abi < confine.FULL_ABI:
+        missing.append(f"Landlock ABI 6 (the kernel has {abi}): student code could signal "
+                       "other processes of this user")
+    if not facts["netns"]:
+        missing.append("network namespaces (unprivileged user namespaces are disabled): "
+                       "student code has the machine's network")
+    processes, memory = int(config["max_processes"]), int(config["memory_bytes"])
+    if facts["cgroup"]:
+        facts["memory"] = f"a cgroup of {memory >> 20} MiB for all of a submission's processes"
+    else:
+        facts["memory"] = (f"at most {processes} processes of {memory // processes >> 20} MiB "
+                           "each (no memory cgroup could be made)")
+    if config.get("uid") is not None:
+        facts["exposed"] = confine.blocked_for(config["uid"], config["read"]
+                                               + config["read_exec"])
+    facts["missing"] = missing
+    return facts
+
+
+def zygote(control_fd: int, config: dict) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    ctl = socket.socket(fileno=control_fd)
+    try:
+        import numpy
+        import torch
+
+        torch.set_num_threads(1)
+        # Import now what student code and torch commonly import later: a fork then
+        # finds it loaded (faster than reading it from disk in every child).
+        for name in PRELOAD:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
+        global WATCH
+        WATCH = Watch(torch, numpy)
+        with WATCH:  # the dispatch mode has lazy imports of its own
+            _warm_up(torch)
+        read, read_exec = environment_paths(config.get("secret_roots", []))
+        config.update(read=read, read_exec=read_exec)
+        facts = probe(config)
+        config.update(facts)
+        facts["confined"] = _probe_child(config)
+    except BaseException as exc:
+        ctl.send(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}).encode())
+        raise
+    ctl.send(json.dumps({"ready": True, "pid": os.getpid(), "facilities": facts}).encode())
+    while True:
+        try:
+            msg, fds = recv_with_fds(ctl)
+        except (EOFError, OSError):
+            break
+        cmd = msg.get("cmd")
+        if cmd == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                ctl.close()
+                child(fds[0], dict(config, **msg))  # never returns
+            for fd in fds:
+                os.close(fd)
+            ctl.send(json.dumps({"pid": pid}).encode())
+        elif cmd == "cleanup":
+            ctl.send(json.dumps({"killed": cleanup_descendants(msg.get("uid"))}).encode())
+        elif cmd == "exit":
+            break
+    cleanup_descendants()
+
+
+def _probe_child(config: dict) -> dict:
+    """Confine a throwaway child exactly like a real one and report what it can do."""
+    ours, theirs = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        try:
+            _confine(dict(config, dir=config["probe_dir"]), keep_fds=[theirs.fileno()])
+            import importlib.util
+
+            spec = importlib.util.find_spec("pdb")  # not preloaded: read from disk now
+            report = {
+                "stdlib": _try(lambda: open(spec.origin, "rb").read(1)),
+                "secret": _try(lambda: os.listdir(config["secret_roots"][0])),
+                "tmp": _try(lambda: open(f"/tmp/.autograder-probe-{os.getpid()}", "w").close()),
+                "scratch": _try(lambda: open(os.path.join(config["probe_dir"], "w"),
+                                             "w").close()),
+            }
+            theirs.sendall(json.dumps(report).encode())
+            os._exit(0)
+        except BaseException as exc:
+            try:
+                theirs.sendall(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+            finally:
+                os._exit(1)
+    theirs.close()
+    ours.settimeout(60)
+    try:
+        data = ours.recv(1 << 16)
+    finally:
+        ours.close()
+        os.waitpid(pid, 0)
+    return json.loads(data or b'{"error": "the probe died"}')
+
+
+def _try(action) -> bool:
+    try:
+        action()
+        return True
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------- child
+
+def _confine(spec: dict, keep_fds: list[int]) -> None:
+    """Everything before student code: session, fds, namespaces, user, limits, Landlock."""
+    os.setsid()
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    # Nothing the zygote holds open (its log, the control socket) stays reachable.
+    keep = sorted({0, 1, 2, *keep_fds})
+    for low, high in zip([-1] + keep, keep + [1 << 16]):
+        if high - low > 1:
+            os.closerange(low + 1, high)
+    as_root = os.geteuid() == 0
+    if spec.get("cgroup"):
+        confine.join_cgroup(spec["cgroup"])
+    if spec.get("uid") is not None:
+        # As root, a private mount namespace also hides the checkout outright (a second
+        # wall behind Landlock) and re-exposes environment folders the user could not reach.
+        hidden = spec.get("secret_roots", []) if spec.get("mount") else []
+        confine.expose(spec.get("exposed", []) + hidden,
+                       spec["read"] + spec["read_exec"] + [spec["dir"]])
+    if spec.get("netns"):
+        confine.unshare_network(as_root)
+    if spec.get("uid") is not None:
+        confine.drop_to(spec["uid"])
+    processes = int(spec["max_processes"])
+    memory = int(spec["memory_bytes"])
+    per_process = memory if spec.get("cgroup") else memory // processes
+    confine.limit(resource.RLIMIT_AS, confine.vm_size() + per_process)
+    confine.limit(resource.RLIMIT_FSIZE, int(spec["file_bytes"]))
+    confine.limit(resource.RLIMIT_CORE, 0)
+    confine.limit(resource.RLIMIT_CPU, int(spec["cpu_seconds"]))
+    confine.limit(resource.RLIMIT_NPROC, processes)
+    # After the uid change, which clears the parent-death signal.
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    abi = int(spec.get("landlock_abi", 0))
+    if abi:
+        system = list(confine.READABLE_SYSTEM) + [f"/proc/{os.getpid()}"]
+        confine.apply_landlock(read=spec["read"] + system, read_exec=spec["read_exec"],
+                               write=[spec["dir"]],
+                               devices=list(confine.DEVICES) + confine.gpu_devices(), abi=abi)
+
+
+def child(fd: int, spec: dict) -> None:
+    code = 0
+    try:
+        workdir = spec["dir"]
+        out = os.open(spec["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
+                      0o600)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        _confine(spec, keep_fds=[fd])
+        os.chdir(workdir)
+        os.environ.clear()
+        os.environ.update(spec.get("env", {}))
+        readable = set(spec["read"])
+        sys.path[:] = [workdir] + [p for p in sys.path if p and os.path.realpath(p) in readable]
+        sys.stdout = open(1, "w", buffering=1, closefd=False)
+        sys.stderr = open(2, "w", buffering=1, closefd=False)
+        Server(socket.socket(fileno=fd)).serve()
+    except BaseException:  # the student's code may raise anything, SystemExit included
+        code = 1
+        try:
+            traceback.print_exc()
+        except BaseException:
+            pass
+    finally:
+        os._exit(code)
+
+
+class Server:
+    """Answers the judge's requests inside the student's process."""
+
+    def __init__(self, sock: socket.socket):
+        import numpy
+        import torch
+
+        self.sock, self.torch = sock, torch
+        self.objects: dict[int, object] = {}
+        self.codec = Codec(torch, numpy, keep=self._keep, lookup=self.objects.__getitem__)
+        self.watch = WATCH
+
+    def _keep(self, obj) -> int:
+        key = len(self.objects) + 1
+        self.objects[key] = obj
+        return key
+
+    def serve(self) -> None:
+        while True:
+            try:
+                msg, blobs = recv_msg(self.sock)
+            except (EOFError, OSError):
+                return
+            if msg.get("cmd") == "exit":
+                return
+            if msg.get("cmd") == "import":
+                reply, out_blobs = self.load(msg["module"]), []
+            else:
+                reply, out_blobs = self.handle(msg, blobs)
+            send_msg(self.sock, reply, out_blobs)
+
+    def load(self, module: str) -> dict:
+        try:
+            importlib.import_module(f"source.{module}")
+        except BaseException as exc:  # SyntaxError, ImportError, SystemExit at import...
+            return {"ok": False, "stage": "import", "error": _describe(exc)}
+        return {"ok": True}
+
+    def handle(self, msg: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+        loaded = self.load(msg["module"])
+        if not loaded["ok"]:
+            return loaded, []
+        try:
+            fn = getattr(sys.modules[f"source.{msg['module']}"], msg["fn"])
+            args = self.codec.decode(msg["args"], blobs)
+        except BaseException as exc:
+            return {"ok": False, "stage": "lookup", "error": _describe(exc)}, []
+        self.watch.autograd_forbidden = bool(msg.get("no_autograd"))
+        start = time.perf_counter()
+        try:
+            with self.watch:
+                value = fn(*args)
+        except BaseException as exc:
+            return {"ok": False, "stage": "call", "error": _describe(exc),
+                    "forbidden": self.watch.seen()}, []
+        elapsed = time.perf_counter() - start
+        keep = msg.get("keep") or []
+        if isinstance(value, (tuple, list)) and keep:
+            # The opaque part of a result (a cache) stays here; the judge gets a handle.
+            value = type(value)(Handle(self._keep(v), type(v).__name__) if i in keep else v
+                                for i, v in enumerate(value))
+        # Arguments that came as handles (a cache) go back as handles: the judge never
+        # reads the student's own objects.
+        sent = msg["args"].get("items", []) if isinstance(msg["args"], dict) else []
+        after = [Handle(e["id"], "object") if isinstance(e, dict) and e.get("t") == "handle"
+                 else a for e, a in zip(sent, args)]
+        out_blobs: list[bytes] = []
+        reply = {"ok": True, "elapsed": elapsed, "forbidden": self.watch.seen(),
+                 "value": self.codec.encode(value, out_blobs),
+                 "args_after": self.codec.encode(after, out_blobs)}
+        return reply, out_blobs
+
+
+def _describe(exc: BaseException) -> dict:
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if "/source/" in f.filename.replace(os.sep, "/")]
+    where = mine[-1] if mine else (frames[-1] if frames else None)
+    location = (f"{os.path.basename(where.filename)}, line {where.lineno}, in {where.name}"
+                if where else "")
+    return {"type": type(exc).__name__, "message": str(exc)[:2000], "where": location}
+
+
+if __name__ == "__main__":
+    zygote(int(sys.argv[1]), json.loads(sys.argv[2]))

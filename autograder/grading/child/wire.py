@@ -1,0 +1,192 @@
+"""The wire between the judge and the student's process: framing and the value codec.
+
+Imported by both sides: by the judge as ``autograder.grading.child.wire`` and by the
+student's process as the top-level module ``wire`` (the child folder is run as scripts).
+It imports nothing but the standard library; torch and numpy are handed in.
+
+Format (both directions): 4-byte big-endian length, a JSON header, then the binary blobs
+the header announces, each with an 8-byte length. Tensors travel as raw bytes with dtype
+and shape; nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import socket
+import struct
+import time
+
+MAX_HEADER = 4 << 20
+MAX_BLOBS_BYTES = 256 << 20
+
+
+class ProtocolError(Exception):
+    """The other side sent something that is not a well-formed message."""
+
+
+# ---------------------------------------------------------------- framing
+
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        if deadline is not None:  # a whole message, not each recv, must beat the deadline
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("message not complete before the deadline")
+            sock.settimeout(left)
+        chunk = sock.recv(min(n - got, 1 << 20))
+        if not chunk:
+            raise EOFError("connection closed")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def send_msg(sock: socket.socket, header: dict, blobs: list[bytes] = ()) -> None:
+    header = dict(header, nblobs=len(blobs))
+    data = json.dumps(header).encode()
+    parts = [struct.pack("!I", len(data)), data]
+    for blob in blobs:
+        parts += [struct.pack("!Q", len(blob)), blob]
+    sock.sendall(b"".join(parts))
+
+
+def recv_msg(sock: socket.socket, max_blobs: int = MAX_BLOBS_BYTES,
+             deadline: float | None = None) -> tuple[dict, list[bytes]]:
+    (size,) = struct.unpack("!I", _recv_exact(sock, 4, deadline))
+    if size > MAX_HEADER:
+        raise ProtocolError(f"header of {size} bytes is too large")
+    try:
+        header = json.loads(_recv_exact(sock, size, deadline))
+    except ValueError as exc:
+        raise ProtocolError(f"header is not JSON: {exc}") from None
+    if not isinstance(header, dict) or not isinstance(header.get("nblobs"), int):
+        raise ProtocolError("header is not a message")
+    blobs, total = [], 0
+    for _ in range(header["nblobs"]):
+        (n,) = struct.unpack("!Q", _recv_exact(sock, 8, deadline))
+        total += n
+        if total > max_blobs:
+            raise ProtocolError(f"more than {max_blobs} bytes of data")
+        blobs.append(_recv_exact(sock, n, deadline))
+    return header, blobs
+
+
+# ---------------------------------------------------------------- values
+
+_NUMPY_DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64",
+                 "uint8", "bool", "complex64", "complex128"}
+
+
+class Codec:
+    """Turns values into JSON plus blobs and back. Handles name objects kept by the child."""
+
+    def __init__(self, torch_module=None, numpy_module=None, keep=None, lookup=None):
+        self.torch, self.np = torch_module, numpy_module
+        self.keep, self.lookup = keep, lookup
+
+    def encode(self, value, blobs: list[bytes], depth: int = 0):
+        torch, np = self.torch, self.np
+        if depth > 20:
+            return {"t": "object", "type": "nested too deep", "id": None}
+        if value is None or isinstance(value, (bool, int, float, str)):
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**62:
+                value = float(value)
+            return {"t": "py", "v": value}
+        if torch is not None and isinstance(value, torch.Tensor):
+            dtype = str(value.dtype).replace("torch.", "")
+            data = value.detach()
+            if dtype not in _NUMPY_DTYPES:
+                data, wire = data.to(torch.float64), "float64"
+            else:
+                wire = dtype
+            array_ = data.cpu().contiguous().numpy()
+            blobs.append(array_.tobytes())
+            return {"t": "tensor", "dtype": dtype, "wire": wire, "shape": list(value.shape),
+                    "device": str(value.device), "i": len(blobs) - 1,
+                    "requires_grad": bool(value.requires_grad)}
+        if np is not None and isinstance(value, np.ndarray) and str(value.dtype) in _NUMPY_DTYPES:
+            blobs.append(np.ascontiguousarray(value).tobytes())
+            return {"t": "ndarray", "dtype": str(value.dtype), "shape": list(value.shape),
+                    "i": len(blobs) - 1}
+        if np is not None and isinstance(value, np.generic) and not isinstance(value, np.ndarray):
+            return self.encode(value.item(), blobs, depth + 1)  # numpy scalars
+        if isinstance(value, (tuple, list)):
+            # Subclasses (torch.Size, namedtuples) travel as plain tuples and lists.
+            return {"t": "tuple" if isinstance(value, tuple) else "list",
+                    "items": [self.encode(v, blobs, depth + 1) for v in value]}
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            return {"t": "dict", "items": {k: self.encode(v, blobs, depth + 1)
+                                           for k, v in value.items()}}
+        if isinstance(value, Handle):
+            return {"t": "handle", "id": value.id, "type": value.type_name}
+        handle = self.keep(value) if self.keep else None
+        return {"t": "object", "type": type(value).__name__, "id": handle}
+
+    def decode(self, enc, blobs: list[bytes]):
+        torch, np = self.torch, self.np
+        kind = enc.get("t") if isinstance(enc, dict) else None
+        if kind == "py":
+            return enc["v"]
+        if kind in ("tensor", "ndarray"):
+            wire = enc.get("wire", enc["dtype"])
+            if wire not in _NUMPY_DTYPES:
+                raise ProtocolError(f"unknown dtype {wire!r}")
+            shape = [int(s) for s in enc["shape"]]
+            flat = np.frombuffer(blobs[enc["i"]], dtype=wire)
+            if flat.size != _prod(shape):
+                raise ProtocolError("data does not match its shape")
+            arr = flat.reshape(shape).copy()
+            if kind == "ndarray":
+                return arr
+            tensor = torch.from_numpy(arr)
+            if enc["dtype"] != wire:
+                tensor = tensor.to(getattr(torch, enc["dtype"]))
+            device = enc.get("device", "cpu")
+            return tensor.to(device) if device != "cpu" else tensor
+        if kind in ("tuple", "list"):
+            items = [self.decode(v, blobs) for v in enc["items"]]
+            return tuple(items) if kind == "tuple" else items
+        if kind == "dict":
+            return {str(k): self.decode(v, blobs) for k, v in enc["items"].items()}
+        if kind == "handle":
+            if self.lookup:
+                return self.lookup(enc["id"])
+            return Handle(enc["id"], str(enc.get("type", "object")))
+        if kind == "object":
+            return Handle(enc.get("id"), str(enc.get("type", "object")))
+        raise ProtocolError(f"cannot decode {str(enc)[:80]}")
+
+
+class Handle:
+    """An object that stayed in the child: only its number and type name travel."""
+
+    def __init__(self, id_, type_name: str):
+        self.id, self.type_name = id_, type_name
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} kept by the student's process>"
+
+
+def _prod(shape) -> int:
+    out = 1
+    for s in shape:
+        out *= s
+    return out
+
+
+def recv_with_fds(sock: socket.socket) -> tuple[dict, list[int]]:
+    data, ancdata, _flags, _addr = sock.recvmsg(1 << 16, socket.CMSG_SPACE(4 * 4))
+    if not data:
+        raise EOFError
+    fds = array.array("i")
+    for level, kind, payload in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+    return json.loads(data), list(fds)
+
+
+def send_with_fds(sock: socket.socket, msg: dict, fds: list[int]) -> None:
+    sock.sendmsg([json.dumps(msg).encode()],
+                 [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
