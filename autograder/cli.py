@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -125,6 +126,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _skip_unused_format_checkers() -> None:
+    """jsonschema (imported by nbformat and by our report checks) loads the optional
+    rfc3987-syntax package when it is installed, which builds dozens of grammars at import
+    (1-2 s on this machine, more than grading one submission). Neither our schemas nor
+    nbformat's use the IRI formats it checks, so the commands import jsonschema without it."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # an import of it raises ImportError
+
+
 def main(argv: list[str] | None = None) -> int:
+    _skip_unused_format_checkers()
     args = parser().parse_args(argv)
     return args.func(args)

@@ -147,7 +147,7 @@ def test_grade_command_fails_only_when_the_grader_cannot_run(stub_dir, tmp_path,
     def broken_start(self):
         raise RuntimeError("worker cannot start")
 
-    monkeypatch.setattr(Sandbox, "start", broken_start)
+    monkeypatch.setattr(Sandbox, "wait_ready", broken_start)
     assert batch.run_grade_command(_grade_args([stub_dir], tmp_path)) == 2
 
 
@@ -254,19 +254,55 @@ def test_wire_format_refuses_malformed_data():
             worker.recv_msg(b)
 
 
-def test_journal_not_owned_by_root_is_not_trusted(tmp_path, solution_dir):
+def test_journal_of_another_user_is_not_trusted(tmp_path, solution_dir):
     if batch.os.geteuid() != 0:
-        pytest.skip("only root grades with sandbox users that could plant a journal")
+        pytest.skip("making a file of another user needs root")
     journal_path = tmp_path / "g.json.journal.jsonl"
-    fp = batch.fingerprint(solution_dir, grade.DEFAULT_SEED)
+    fp = batch.fingerprint(solution_dir, grade.DEFAULT_SEED, batch.grader_fingerprint())
     fake = {"submission": "reference", "score": 65.0}
     journal_path.write_text(json.dumps({"path": str(solution_dir.resolve()),
                                         "fingerprint": fp, "result": fake}) + "\n")
     batch.os.chown(journal_path, 61999, 61999)
-    assert batch.Journal(journal_path).get(solution_dir, fp) is None
+    journal = batch.Journal(journal_path)
+    assert journal.get(solution_dir, fp) is None and journal.path is None
+    journal_path.unlink()
     journal_path.write_text(json.dumps({"path": str(solution_dir.resolve()),
                                         "fingerprint": fp, "result": fake}) + "\n")
-    assert batch.Journal(journal_path).get(solution_dir, fp) == fake  # root's own: trusted
+    assert batch.Journal(journal_path).get(solution_dir, fp) == fake  # our own: trusted
+
+
+def test_journal_symlink_is_never_followed(tmp_path, solution_dir):
+    """A link planted at the journal's name cannot make the judge append to another file."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    journal_path = tmp_path / "g.json.journal.jsonl"
+    journal_path.symlink_to(victim)
+    journal = batch.Journal(journal_path)
+    journal.add(solution_dir, "fp", {"submission": "x"})
+    assert victim.read_text() == "precious\n"
+    assert journal.path is None
+
+
+def test_journal_is_not_reused_by_another_grader(tmp_path, solution_dir, monkeypatch):
+    """A fix to the answer key, the hidden tests or the reference changes the grader's
+    fingerprint, so a resumed batch grades again instead of keeping old scores."""
+    before = batch.grader_fingerprint()
+    key = Path(batch.__file__).resolve().parents[1] / "warmup.py"  # the (e) answer key
+    read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes",
+                        lambda self: read(self) + (b"#edited" if self == key else b""))
+    assert batch.grader_fingerprint() != before
+    assert batch.fingerprint(solution_dir, 1, before) != batch.fingerprint(
+        solution_dir, 1, batch.grader_fingerprint())
+
+
+def test_same_folder_names_get_distinct_results(tmp_path):
+    paths = [tmp_path / "sec1" / "alice", tmp_path / "sec2" / "alice", tmp_path / "bob"]
+    names = batch.unique_names(paths)
+    assert names == ["sec1/alice", "sec2/alice", "bob"]
+    results = [{"submission": n} for n in names]
+    files = reports._file_names(results)
+    assert len(set(files)) == 3 and all("/" not in f for f in files)
 
 
 def test_private_copy_is_removed_after_grading(solution_dir, sandbox):

@@ -18,25 +18,49 @@ import traceback
 from pathlib import Path
 
 from .. import points
-from . import reports
-from .grade import DEFAULT_SEED, assemble, grade_submission
+from . import files, reports
 from .sandbox import Limits, Sandbox
+
+DEFAULT_SEED = 20261128  # grade.py's; kept here so that the batch can start before torch
+MAX_HASHED_NOTEBOOK = 64 << 20
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 
 
-def fingerprint(path: Path, seed: int) -> str:
-    """Hash of what grading reads: the notebook and source/, names and bytes (no links)."""
-    digest = hashlib.sha256(f"seed={seed};points={sorted(points.TESTS.items())}".encode())
-    candidates = [path / "assignment.ipynb"]
-    if (path / "source").is_dir():
-        candidates += sorted(p for p in (path / "source").rglob("*") if p.is_file())
-    for file in candidates:
-        if file.is_symlink() or not file.is_file():
+def grader_fingerprint() -> str:
+    """Hash of everything that decides a verdict: the grader's code (hidden tests, points
+    table, answer key, the child's side) and the reference solution. A journal entry made
+    by another grader is not reused."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    sources = sorted(root.rglob("*.py")) + sorted((root / "master").rglob("*.py"))
+    for path in dict.fromkeys(sources):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(path: Path, seed: int, grader: str = "") -> str:
+    """Hash of what grading reads: the notebook and source/, names and bytes (no links),
+    and of the grader itself."""
+    digest = hashlib.sha256(f"seed={seed};grader={grader};"
+                            f"points={sorted(points.TESTS.items())}".encode())
+    candidates: list[tuple[str, Path]] = [("assignment.ipynb", path / "assignment.ipynb")]
+    if (path / "source").is_dir() and not (path / "source").is_symlink():
+        listing = files.walk(path / "source", "source")
+        candidates += [(f"source/{rel}", path / "source" / rel) for rel, _ in listing.files]
+        digest.update("\n".join(listing.notes).encode())
+    for rel, file in candidates:
+        try:
+            fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
             continue
-        digest.update(str(file.relative_to(path)).encode() + b"\0")
-        with open(file, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
+        with open(fd, "rb") as fh:
+            digest.update(rel.encode("utf-8", "surrogateescape") + b"\0")
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_HASHED_NOTEBOOK:  # too large to grade anyway: its size will do
+                digest.update(f"size={size}".encode())
+                continue
+            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()
 
@@ -50,24 +74,33 @@ class Journal:
         self.lock = threading.Lock()
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
-        if path and path.exists() and os.geteuid() == 0 and path.lstat().st_uid != 0:
-            # As root, sandboxed student code runs as other users: a journal that is not
-            # root's own may have been planted. Grade everything again rather than trust it.
-            print(f"warning: {path} is not owned by root; ignoring it", file=sys.stderr)
-            path.unlink()
-        if path and path.exists():
-            text = path.read_text(encoding="utf-8", errors="replace")
+        if path and (path.exists() or path.is_symlink()):
+            text = files.read_private(path)
+            if text is None:
+                # A link, or a file another user planted: never read it, never write
+                # through it. Grade everything again and keep no journal this time.
+                print(f"warning: {path} is not a regular file of this user; it is ignored "
+                      "and no journal is kept", file=sys.stderr)
+                self.path = None
+                return
             if text and not text.endswith("\n"):
                 # A torn last line (the batch was killed while writing): end it, so that
                 # the next entry starts on a line of its own instead of joining it.
-                with open(path, "a", encoding="utf-8") as fh:
-                    fh.write("\n")
+                self._append("\n")
             for line in text.splitlines():
                 try:
                     entry = json.loads(line)
                     self.done[(entry["path"], entry["fingerprint"])] = entry["result"]
                 except (ValueError, KeyError, TypeError):
                     continue
+
+    def _append(self, text: str) -> None:
+        fd = files.open_private_append(self.path)
+        try:
+            os.write(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def get(self, path: Path, fp: str) -> dict | None:
         return self.done.get((str(path.resolve()), fp))
@@ -76,13 +109,13 @@ class Journal:
         if self.path is None:
             return
         line = json.dumps({"path": str(path.resolve()), "fingerprint": fp, "result": result})
-        with self.lock, open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        with self.lock:
+            self._append(line + "\n")
 
 
 def _failed_result(path: Path, seed: int, error: str) -> dict:
+    from .grade import assemble
+
     tests = [{"name": n, "section": s, "score": 0.0, "max_score": p, "status": "failed",
               "output": "not graded: the grader failed on this submission"}
              for n, (s, p) in points.TESTS.items()]
@@ -99,8 +132,9 @@ def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
     results: list[dict | None] = [None] * len(paths)
     todo: queue.Queue = queue.Queue()
     prints: list[tuple[int, str]] = []
+    grader = grader_fingerprint()
     for index, path in enumerate(paths):
-        fp = fingerprint(path, seed) if path.is_dir() else "missing"
+        fp = fingerprint(path, seed, grader) if path.is_dir() else "missing"
         cached = journal.get(path, fp)
         if cached is not None:
             results[index] = cached
@@ -111,13 +145,19 @@ def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
     bar_iter = iter(bar)
     lock = threading.Lock()
     fatal: list[BaseException] = []
+    # The zygotes import torch while this process does the same: start them first.
+    sandboxes = [Sandbox(slot=slot, limits=limits, require=require_sandbox)
+                 for slot in range(min(max(1, jobs), pending))]
+    for sandbox in sandboxes:
+        sandbox.launch()
+    from .grade import grade_submission
 
-    def work(slot: int) -> None:
-        sandbox = Sandbox(slot=slot, limits=limits, require=require_sandbox)
+    def work(sandbox: Sandbox) -> None:
         try:
-            sandbox.start()
+            sandbox.wait_ready()
         except BaseException as exc:  # the grader itself cannot run
             fatal.append(exc)
+            sandbox.close()
             return
         try:
             while True:
@@ -141,8 +181,8 @@ def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
         finally:
             sandbox.close()
 
-    threads = [threading.Thread(target=work, args=(slot,), daemon=True)
-               for slot in range(min(max(1, jobs), pending))]
+    threads = [threading.Thread(target=work, args=(sandbox,), daemon=True)
+               for sandbox in sandboxes]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -157,14 +197,25 @@ def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
             for r, p in zip(results, paths)]
 
 
-def _unique_names(paths: list[Path]) -> list[str]:
+def unique_names(paths: list[Path]) -> list[str]:
+    """Each submission's folder name; where two share it, as many trailing parts of their
+    paths as it takes to tell them apart (SPEC.md)."""
+    parts = [Path(os.path.abspath(p)).parts[1:] or ("submission",) for p in paths]
+    depth = [1] * len(paths)
+    while True:
+        names = ["/".join(p[-d:]) for p, d in zip(parts, depth)]
+        clashes = {n for n in names if names.count(n) > 1}
+        grow = [i for i, n in enumerate(names) if n in clashes and depth[i] < len(parts[i])]
+        if not grow:
+            break
+        for i in grow:
+            depth[i] += 1
     seen: dict[str, int] = {}
-    names = []
-    for path in paths:
-        name = path.resolve().name or "submission"
+    unique = []
+    for name in names:  # the same folder given twice
         seen[name] = seen.get(name, 0) + 1
-        names.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
-    return names
+        unique.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return unique
 
 
 def run_grade_command(args) -> int:
@@ -180,7 +231,7 @@ def run_grade_command(args) -> int:
         return 2
     for note in reports.sandbox_notes(results):
         print(f"warning: sandbox degraded: {note}", file=sys.stderr)
-    for result, name in zip(results, _unique_names(paths)):
+    for result, name in zip(results, unique_names(paths)):
         result["submission"] = name
     print(reports.format_table(results))
     if args.json:

@@ -6,7 +6,6 @@ and ``elapsed_s``); ``reports.py`` turns a list of them into tables and files.
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ import nbformat
 import torch
 
 from .. import points, warmup
-from . import hidden_tests, static
+from . import files, hidden_tests, static
 from . import reports as views
 from .sandbox import CallResult, Limits, Sandbox
 
@@ -272,7 +271,7 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
             sandbox.cleanup()
             if workdir is not None:
                 # Nothing of this student's is left for the next submission's process.
-                shutil.rmtree(workdir, ignore_errors=True)
+                files.remove_tree(workdir)
                 workdir.with_name(workdir.name + ".out").unlink(missing_ok=True)
 
     return assemble(path.name, tests, flags, manual_pending(nb), seed,

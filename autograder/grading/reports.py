@@ -22,8 +22,6 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-import jsonschema
-
 from .. import points
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
@@ -76,12 +74,25 @@ def _shorten(name: str, width: int = NAME_WIDTH) -> str:
 
 
 def _safe_name(name: str) -> str:
-    """A submission name usable as one path component (names are folder basenames, but a
-    report must not write outside its folder whatever it is given)."""
-    base = Path(str(name)).name
-    if base in ("", ".", ".."):
+    """A submission name usable as one path component: a name that carries part of its
+    path (two folders of the same name) keeps it, with "__" for each "/"; characters
+    that are awkward in file names become "_"."""
+    text = str(name).replace("/", "__")
+    text = "".join(c if c.isascii() and (c.isalnum() or c in "._-+@ ") else "_" for c in text)
+    if text.strip(". ") == "":
         raise ValueError(f"submission name {name!r} cannot be used as a file name")
-    return base
+    return text
+
+
+def _file_names(results: Sequence[dict]) -> list[str]:
+    """One distinct file name per result (sanitising may make two names equal)."""
+    seen: dict[str, int] = {}
+    names = []
+    for r in results:
+        base = _safe_name(r["submission"])
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return names
 
 
 def spec_entry(result: dict) -> dict:
@@ -109,6 +120,8 @@ def _schema(name: str) -> dict:
         known = sorted(p.name.split(".")[0] for p in SCHEMAS.glob("*.schema.json"))
         raise ValueError(f"no schema {name!r}; known: {', '.join(known)}")
     schema = json.loads(path.read_text(encoding="utf-8"))
+    import jsonschema  # slow to import (about a second): only when a file is written
+
     jsonschema.Draft202012Validator.check_schema(schema)
     return schema
 
@@ -116,6 +129,8 @@ def _schema(name: str) -> dict:
 def validate(obj: Any, schema_name: str) -> None:
     """Raise ``jsonschema.ValidationError`` unless ``obj`` follows the named schema
     (``"grade"`` for SPEC's ``--json`` output, ``"gradescope"`` for a results.json)."""
+    import jsonschema
+
     jsonschema.validate(obj, _schema(schema_name), cls=jsonschema.Draft202012Validator)
 
 
@@ -340,10 +355,10 @@ def gradescope_results(result: dict) -> dict:
 def write_gradescope(results: Sequence[dict], folder: str | os.PathLike) -> list[Path]:
     """``folder/<submission>/results.json`` for each submission."""
     written = []
-    for r in results:
+    for r, name in zip(results, _file_names(results)):
         payload = gradescope_results(r)
         validate(payload, "gradescope")
-        target = Path(folder) / _safe_name(r["submission"]) / "results.json"
+        target = Path(folder) / name / "results.json"
         written.append(atomic_write(target, _dump_json(payload)))
     return written
 
@@ -406,9 +421,9 @@ def feedback_markdown(result: dict) -> str:
 def write_feedback(results: Sequence[dict], folder: str | os.PathLike) -> list[Path]:
     """``folder/<submission>-feedback.md`` for each submission."""
     written = []
-    for r in results:
+    for r, name in zip(results, _file_names(results)):
         text = feedback_markdown(r)
-        target = Path(folder) / f"{_safe_name(r['submission'])}-feedback.md"
+        target = Path(folder) / f"{name}-feedback.md"
         written.append(atomic_write(target, lambda f, text=text: f.write(text)))
     return written
 

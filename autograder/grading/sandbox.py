@@ -24,9 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy
-import torch
-
+from . import files
 from .child import wire
 from .child.wire import Codec, Handle, ProtocolError, recv_msg, send_msg
 
@@ -174,41 +172,35 @@ def kill_cgroup(folder: Path | None, remove: bool = False) -> None:
 def copy_submission_source(submission: Path, dest: Path) -> list[str]:
     """Copy submission/source into dest/source, safely. Returns notes on what was skipped.
 
-    Only regular files travel: symlinks (which could point at the reference or at other
-    students' work), devices and oversized files are left behind and reported.
+    Only regular files travel (``files.walk``: no links, bounded depth and count); files
+    that are compiled code or too large are left behind and reported.
     """
-    notes: list[str] = []
     src = submission / "source"
     (dest / "source").mkdir(parents=True)
+    listing = files.walk(src, "source")
+    notes = list(listing.notes)
     total = count = 0
-    for root, dirs, files in os.walk(src, followlinks=False):
-        rel_root = Path(root).relative_to(src)
-        for d in list(dirs):
-            if os.path.islink(os.path.join(root, d)) or d == "__pycache__":
-                if d != "__pycache__":
-                    notes.append(f"symlink source/{rel_root / d} was not followed")
-                dirs.remove(d)
-            else:
-                (dest / "source" / rel_root / d).mkdir()
-        for name in files:
-            path = os.path.join(root, name)
-            rel = rel_root / name
-            st = os.lstat(path)
-            if os.path.islink(path):
-                notes.append(f"symlink source/{rel} was ignored")
-                continue
-            if not os.path.isfile(path) or name.endswith((".pyc", ".so")):
-                continue
-            if st.st_size > MAX_FILE_BYTES:
-                notes.append(f"source/{rel} is {st.st_size} bytes, over the "
-                             f"{MAX_FILE_BYTES} byte limit, and was ignored")
-                continue
-            count += 1
-            total += st.st_size
-            if count > MAX_FILES or total > MAX_TOTAL_BYTES:
-                notes.append("source/ holds too many or too large files; the rest was ignored")
-                return notes
-            shutil.copyfile(path, dest / "source" / rel, follow_symlinks=False)
+    for rel, st in listing.files:
+        if rel.endswith((".pyc", ".so")):
+            continue
+        if st.st_size > MAX_FILE_BYTES:
+            notes.append(f"source/{files.shown(rel)} is {st.st_size} bytes, over the "
+                         f"{MAX_FILE_BYTES} byte limit, and was ignored")
+            continue
+        count += 1
+        total += st.st_size
+        if count > MAX_FILES or total > MAX_TOTAL_BYTES:
+            notes.append("source/ holds too many or too large files; the rest was ignored")
+            break
+        target = dest / "source" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(src / rel, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as exc:
+            notes.append(f"source/{files.shown(rel)} could not be read ({exc.strerror})")
+            continue
+        with open(fd, "rb") as fin, open(target, "wb") as fout:
+            shutil.copyfileobj(fin, fout)
     return notes
 
 
@@ -239,6 +231,11 @@ class Sandbox:
 
     # ------------------------------------------------------------ zygote
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the zygote without waiting for it: the judge can import torch meanwhile."""
         if self.cgroup is None and "cgroup" not in self.disable:
             self.cgroup = make_memory_cgroup(f"autograder-{os.getpid()}-slot{self.slot}",
                                              self.limits.memory_bytes)
@@ -263,6 +260,10 @@ class Sandbox:
         log.close()
         theirs.close()
         self.ctl = ours
+
+    def wait_ready(self) -> None:
+        """Wait for the zygote's ready message; read what confinement is in force."""
+        ours = self.ctl
         ours.settimeout(self.limits.start_timeout)
         try:
             ready = json.loads(ours.recv(1 << 16) or b"{}")
@@ -363,7 +364,7 @@ class Sandbox:
         kill_cgroup(self.cgroup, remove=remove_tmp)
         if remove_tmp:
             self.cgroup = None
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            files.remove_tree(self.tmp)
             if self._uid_lock is not None:
                 os.close(self._uid_lock)  # the user id is free for another sandbox
                 self._uid_lock = None
@@ -382,6 +383,9 @@ class Child:
     def __init__(self, sock: socket.socket, pid: int, output: Path):
         self.sock, self.pid, self.output = sock, pid, output
         self.alive = True
+        import numpy
+        import torch
+
         self.codec = Codec(torch, numpy)
 
     def _exchange(self, msg: dict, blobs: list[bytes], timeout: float) -> CallResult:
