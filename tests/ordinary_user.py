@@ -34,11 +34,12 @@ def needed_paths() -> list[str]:
     return sorted(os.path.realpath(p) for p in paths)
 
 
-def run_as_user(cmd: list[str], cwd: Path, timeout: float = 600,
-                env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run cmd as the ordinary user and return the completed process (text output)."""
+def run_as_user(cmd: list[str], cwd: Path, timeout: float = 600, env: dict | None = None,
+                folders: tuple[Path, ...] = ()) -> subprocess.CompletedProcess:
+    """Run cmd as the ordinary user and return the completed process (text output);
+    `folders` (submissions, outputs) are made reachable too."""
     uid, gid = user_ids()
-    needed = needed_paths() + [str(cwd)]
+    needed = needed_paths() + [str(cwd)] + [os.path.realpath(f) for f in folders]
     blocked = confine.blocked_for(uid, needed)
 
     def become_user() -> None:
@@ -57,7 +58,14 @@ def user_folder(path: Path) -> Path:
     """A folder the ordinary user owns (for submissions and outputs)."""
     uid, gid = user_ids()
     path.mkdir(parents=True, exist_ok=True)
-    for root, dirs, files in os.walk(path):
-        for name in [root] + [os.path.join(root, n) for n in dirs + files]:
-            os.lchown(name, uid, gid)
+    stack = [str(path)]
+    while stack:  # iterative: submissions may be thousands of folders deep
+        folder = stack.pop()
+        os.lchown(folder, uid, gid)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    os.lchown(entry.path, uid, gid)
     return path

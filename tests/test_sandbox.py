@@ -1,0 +1,461 @@
+"""The sandbox holds as root and as an ordinary user: each attack class of the threat model
+is planted in a submission of one class, graded by the real command in both modes.
+
+As root (CI, Gradescope) the child also drops to a sandbox user inside a private mount
+namespace; as an ordinary user (an instructor's laptop) there is no uid drop and no
+memory cgroup, and Landlock, the network namespace and the process cap do the work. Each
+attack reports in its error message what it managed, so a failure shows what got through;
+the assertions read both that report and what is on disk afterwards. The last tests switch
+protections off and show the same attacks then succeed, so none of this passes vacuously.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from autograder import build
+from autograder.grading import files, grade
+from autograder.grading import sandbox as sandbox_mod
+from autograder.grading.sandbox import Sandbox
+from tests.ordinary_user import REPO, run_as_user, user_folder
+
+IS_ROOT = os.geteuid() == 0
+MASTER_CC = build.MASTER / "source" / "cross_correlation.py"
+VARIANT = REPO / "tests" / "variants" / "correct" / "cc_double_loop.py"
+GIB = 1 << 30
+
+# Each attack defines cross_corr_2d; it raises RuntimeError("REPORT " + json) with what it
+# managed, or returns the right answer when it stole one.
+STEAL = f'''
+import json, os, sys
+from pathlib import Path
+
+TARGETS = [{str(MASTER_CC)!r}, {str(REPO / ".git" / "HEAD")!r}, {str(VARIANT)!r},
+           {str(REPO / "autograder" / "grading" / "hidden_tests.py")!r},
+           {str(REPO / "written_answers.md")!r}]
+for entry in list(sys.path) + [os.getcwd()]:
+    for parent in Path(entry).resolve().parents:
+        TARGETS.append(str(parent / "autograder" / "master" / "hw1" / "source"
+                           / "cross_correlation.py"))
+        TARGETS.append(str(parent / ".git" / "HEAD"))
+
+
+def cross_corr_2d(X, K):
+    readable = []
+    for target in TARGETS:
+        try:
+            text = Path(target).read_text()
+        except OSError:
+            continue
+        readable.append(target)
+        if target.endswith("cross_correlation.py") and "BEGIN SOLUTION" in text:
+            namespace = {{}}
+            exec(compile(text, "stolen", "exec"), namespace)
+            return namespace["cross_corr_2d"](X, K)
+    raise RuntimeError("REPORT " + json.dumps({{"readable": readable}}))
+'''
+
+SNOOP = '''
+import json, os
+
+
+def cross_corr_2d(X, K):
+    mine = os.getpid()
+    seen = []
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        pids = [str(p) for p in range(1, 4 << 15)]
+    for pid in pids:
+        if int(pid) == mine:
+            continue
+        for what in ("cmdline", "environ"):
+            try:
+                with open(f"/proc/{pid}/{what}", "rb") as fh:
+                    if fh.read(1):
+                        seen.append(f"{pid}/{what}")
+            except OSError:
+                pass
+    raise RuntimeError("REPORT " + json.dumps({"foreign_proc": seen[:20], "n": len(seen)}))
+'''
+
+WRITE = '''
+import json, os
+
+TARGETS = %r
+
+
+def cross_corr_2d(X, K):
+    wrote = []
+    for target in TARGETS:
+        try:
+            with open(target, "a") as fh:
+                fh.write("forged\\n")
+            wrote.append(target)
+        except OSError:
+            pass
+    raise RuntimeError("REPORT " + json.dumps({"wrote": wrote}))
+'''
+
+SIGNAL = '''
+import json, os, signal
+
+TARGETS = %r
+
+
+def cross_corr_2d(X, K):
+    sent = []
+    for pid in TARGETS + [os.getppid()]:
+        try:
+            os.kill(pid, signal.SIGCONT)  # harmless if it arrives
+            sent.append(pid)
+        except OSError:
+            pass
+    raise RuntimeError("REPORT " + json.dumps({"signalled": sent}))
+'''
+
+NETWORK = '''
+import json, socket
+
+PORT = %d
+
+
+def cross_corr_2d(X, K):
+    connected = []
+    for host in ("127.0.0.1", "::1"):
+        try:
+            socket.create_connection((host, PORT), timeout=1).close()
+            connected.append(host)
+        except OSError:
+            pass
+    raise RuntimeError("REPORT " + json.dumps({"connected": connected}))
+'''
+
+MEMORY = '''
+import json, os, time
+
+SIZE = %d
+
+
+def cross_corr_2d(X, K):
+    held = 0
+    pipes = []
+    for _ in range(3):
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            try:
+                block = bytearray(SIZE)
+                block[::4096] = b"x" * len(block[::4096])  # touch every page
+                os.write(w, b"1")
+                time.sleep(30)
+            finally:
+                os._exit(0)
+        os.close(w)
+        pipes.append(r)
+    deadline = time.time() + 20
+    for r in pipes:
+        os.set_blocking(r, False)
+    while time.time() < deadline and pipes:
+        for r in list(pipes):
+            try:
+                data = os.read(r, 1)
+            except BlockingIOError:
+                continue
+            held += data == b"1"
+            pipes.remove(r)
+        time.sleep(0.05)
+    raise RuntimeError("REPORT " + json.dumps({"held_together": held}))
+'''
+
+HONEST_IMPORTS = '''
+import pdb  # noqa: F401 -- a leftover from debugging
+import numpy.testing  # noqa: F401
+import statistics  # noqa: F401
+import xml.dom.minidom  # noqa: F401
+'''
+
+
+def _report(result: dict, test: str = "cc_worked_example") -> dict:
+    output = next(t["output"] for t in result["tests"] if t["name"] == test)
+    assert "REPORT " in output, output
+    text = output.split("REPORT ", 1)[1]
+    return json.JSONDecoder().raw_decode(text)[0]
+
+
+def _section(result: dict, key: str) -> float:
+    return result["sections"][key]["score"]
+
+
+class ClassRun:
+    """A class of attack submissions graded once by the real command in one mode."""
+
+    def __init__(self, mode: str, base: Path):
+        self.mode = mode
+        self.base = base
+        self.subs = base / "class"
+        self.out = base / "out"
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+        self.outside = base / "outside"  # a folder of the instructor's: must stay empty
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+    def plant(self, name: str, base: str, code: str) -> Path:
+        dest = self.subs / name
+        shutil.copytree(self.base / "templates" / base, dest)
+        with open(dest / "source" / "cross_correlation.py", "a", encoding="utf-8") as fh:
+            fh.write("\n\n" + code + "\n")
+        return dest
+
+    def build(self) -> list[Path]:
+        templates = self.base / "templates"
+        build.release(templates / "stub")
+        build.solution(templates / "ref")
+        self.outside.mkdir()
+        self.out.mkdir()
+        journal = self.out / "grades.json.journal.jsonl"
+        classmate = self.subs / "classmate"
+        subs = [
+            self.plant("classmate", "ref", ""),
+            self.plant("steal", "stub", STEAL),
+            self.plant("snoop", "stub", SNOOP),
+            self.plant("write", "stub", WRITE % [
+                f"/tmp/ag-escape-{self.mode}", f"/dev/shm/ag-escape-{self.mode}",
+                str(journal), str(self.out / "grades.json"),
+                str(classmate / "source" / "batchnorm.py"), str(self.outside / "planted")]),
+            self.plant("signal", "stub", SIGNAL % [os.getpid(), 1]),
+            self.plant("network", "stub", NETWORK % self.listener.getsockname()[1]),
+            self.plant("memory", "stub", MEMORY % (3 * GIB // 2)),
+            self.plant("honest_imports", "ref", HONEST_IMPORTS),
+        ]
+        subs += self._breakers()
+        return subs
+
+    def _breakers(self) -> list[Path]:
+        """Submissions that break a naive batch, each built on the reference."""
+        deep = self.plant("deep_tree", "ref", "")
+        folder = deep / "source"
+        for _ in range(1200):
+            folder = folder / "d"
+            os.mkdir(folder)
+        loop = self.plant("symlink_loop", "ref", "")
+        os.symlink("loop", loop / "source" / "loop")
+        os.symlink(".", loop / "source" / "self")
+        many = self.plant("many_files", "ref", "")
+        os.mkdir(many / "source" / "junk")
+        for i in range(100_000):
+            os.close(os.open(many / "source" / "junk" / f"f{i}", os.O_CREAT | os.O_WRONLY))
+        huge = self.plant("huge_notebook", "ref", "")
+        with open(huge / "assignment.ipynb", "r+b") as fh:
+            fh.truncate(500 << 20)  # sparse: 500 MB of size on no disk
+        odd = self.plant("odd_names", "ref", "")
+        for name in (b"new\nline.py", b"\xff\xfe.py", b"-rf", b" "):
+            with open(os.path.join(bytes(odd / "source"), name), "wb") as fh:
+                fh.write(b"x = 1\n")
+        twins = []
+        for section in ("section1", "section2"):
+            dest = self.subs / section / "alice"
+            shutil.copytree(self.base / "templates" / ("ref" if section == "section1" else "stub"),
+                            dest)
+            twins.append(dest)
+        return [deep, loop, many, huge, odd] + twins
+
+    def grade(self, subs: list[Path]) -> tuple[subprocess.CompletedProcess, dict]:
+        cmd = [sys.executable, "-m", "autograder", "grade", *map(str, subs), "--jobs", "2",
+               "--json", str(self.out / "grades.json"), "--timeout", "30"]
+        if self.mode == "user":
+            user_folder(self.base)
+            proc = run_as_user(cmd, cwd=REPO, env={"HOME": str(self.out)}, folders=(self.base,))
+        else:
+            proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+        data = json.loads((self.out / "grades.json").read_text()) if proc.returncode == 0 else {}
+        return proc, {s["submission"]: s for s in data.get("submissions", [])}
+
+
+MODES = ["root", "user"]
+
+
+@pytest.fixture(scope="module", params=MODES)
+def graded(request, tmp_path_factory):
+    if not IS_ROOT:
+        pytest.skip("these run the grader in both modes, which takes root to arrange; as an "
+                    "ordinary user, tests/test_integrity.py covers this user's mode")
+    base = tmp_path_factory.mktemp(f"sandbox-{request.param}")
+    base.chmod(0o755)
+    run = ClassRun(request.param, base)
+    subs = run.build()
+    journal_before = None
+    proc, results = run.grade(subs)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    run.proc, run.results, run.journal_before = proc, results, journal_before
+    yield run
+    run.listener.close()
+    files.remove_tree(base)  # pytest's own cleanup recurses, and the deep tree defeats it
+    for leftover in (f"/tmp/ag-escape-{run.mode}", f"/dev/shm/ag-escape-{run.mode}"):
+        Path(leftover).unlink(missing_ok=True)
+
+
+def test_the_checkout_cannot_be_read(graded):
+    result = graded.results["steal"]
+    assert _section(result, "cross_correlation") == 0
+    assert _report(result) == {"readable": []}
+
+
+def test_other_processes_cannot_be_inspected(graded):
+    assert _report(graded.results["snoop"])["n"] == 0
+
+
+def test_nothing_outside_the_scratch_folder_can_be_written(graded):
+    assert _report(graded.results["write"]) == {"wrote": []}
+    for path in (Path(f"/tmp/ag-escape-{graded.mode}"), Path(f"/dev/shm/ag-escape-{graded.mode}"),
+                 graded.outside / "planted"):
+        assert not path.exists(), path
+    journal = (graded.out / "grades.json.journal.jsonl").read_text()
+    assert "forged" not in journal
+    classmate = graded.results["classmate"]
+    assert _section(classmate, "spatial_batchnorm") == 25
+    assert "forged" not in (graded.subs / "classmate" / "source" / "batchnorm.py").read_text()
+
+
+def test_the_judge_and_the_zygote_cannot_be_signalled(graded):
+    assert _report(graded.results["signal"]) == {"signalled": []}
+
+
+def test_there_is_no_network(graded):
+    assert _report(graded.results["network"]) == {"connected": []}
+    assert graded.accepted == 0
+
+
+def test_memory_is_bounded_for_all_processes_together(graded):
+    held = _report(graded.results["memory"])["held_together"]
+    assert held * 3 * GIB // 2 <= 3 * GIB, f"{held} blocks of 1.5 GiB were held together"
+
+
+def test_honest_code_imports_anything_of_the_environment(graded):
+    result = graded.results["honest_imports"]
+    assert _section(result, "cross_correlation") == 15, result["tests"]
+
+
+@pytest.mark.parametrize("name", ["deep_tree", "symlink_loop", "many_files", "odd_names",
+                                  "huge_notebook"])
+def test_a_broken_folder_costs_only_its_own_submission(graded, name):
+    result = graded.results[name]
+    assert _section(result, "cross_correlation") == 15
+    assert _section(result, "spatial_batchnorm") == 25
+    if name != "odd_names":  # odd names are copied like any other: nothing is skipped
+        assert result["flags"], "what was skipped is reported"
+    assert _section(graded.results["classmate"], "cross_correlation") == 15
+
+
+def test_folders_of_the_same_name_keep_distinct_results(graded):
+    first = graded.results["section1/alice"]
+    second = graded.results["section2/alice"]
+    assert _section(first, "cross_correlation") == 15
+    assert _section(second, "cross_correlation") == 0
+    feedback = sorted(p.name for p in graded.out.glob("*alice*-feedback.md"))
+    assert feedback == ["section1__alice-feedback.md", "section2__alice-feedback.md"]
+
+
+def test_the_sandbox_says_what_is_in_force(graded):
+    notes = {f for r in graded.results.values() for f in r["flags"]
+             if f.startswith("sandbox degraded")}
+    report = (graded.out / "grades-report.md").read_text()
+    if graded.mode == "root":
+        assert notes == set()
+        assert "Complete: every protection" in report
+    else:  # no cgroup without root: the per-process cap is named, in output and report
+        assert len(notes) == 1 and "no memory cgroup" in notes.pop()
+        assert all(any(f.startswith("sandbox degraded") for f in r["flags"])
+                   for r in graded.results.values())
+        assert "no memory cgroup" in graded.proc.stderr
+        assert "**Degraded:**" in report
+
+
+def test_require_sandbox_refuses_a_degraded_run(tmp_path):
+    if not IS_ROOT:
+        pytest.skip("arranging the ordinary user's run takes root")
+    base = user_folder(tmp_path / "req")
+    base.chmod(0o755)
+    build.solution(base / "ref")
+    user_folder(base)
+    cmd = [sys.executable, "-m", "autograder", "grade", str(base / "ref"), "--require-sandbox",
+           "--json", str(base / "out" / "g.json")]
+    proc = run_as_user(cmd, cwd=REPO, env={"HOME": str(base)}, folders=(base,))
+    assert proc.returncode == 2
+    assert "--require-sandbox" in proc.stderr and "cgroup" in proc.stderr
+    assert not (base / "out" / "g.json").exists()
+    as_root = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert as_root.returncode == 0, as_root.stderr
+
+
+# ------------------------------------------------------------------ protections removed
+
+@pytest.fixture(scope="module")
+def stub(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("unprotected")
+    build.release(base / "stub")
+    return base / "stub"
+
+
+def _unprotected(disable: tuple[str, ...]) -> Sandbox:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sandbox_mod, "_can_drop_privileges", lambda: False)
+        return Sandbox(slot=31, disable=disable)
+
+
+def _with(stub: Path, tmp_path: Path, code: str) -> Path:
+    dest = tmp_path / "sub"
+    shutil.copytree(stub, dest)
+    with open(dest / "source" / "cross_correlation.py", "a", encoding="utf-8") as fh:
+        fh.write("\n\n" + code + "\n")
+    return dest
+
+
+def test_without_landlock_the_same_attacks_succeed(stub, tmp_path):
+    target = tmp_path / "planted"
+    with _unprotected(("landlock", "mount", "netns")) as box:
+        assert box.notes
+        stolen = grade.grade_submission(_with(stub, tmp_path / "a", STEAL), sandbox=box)
+        wrote = grade.grade_submission(_with(stub, tmp_path / "b", WRITE % [str(target)]),
+                                       sandbox=box)
+        snooped = grade.grade_submission(_with(stub, tmp_path / "c", SNOOP), sandbox=box)
+    assert _section(stolen, "cross_correlation") == 15
+    assert _report(wrote) == {"wrote": [str(target)]}
+    assert set(target.read_text().splitlines()) == {"forged"}
+    assert _report(snooped)["n"] > 0
+
+
+def test_without_the_network_namespace_and_landlock_the_network_is_reachable(stub, tmp_path):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    try:
+        with _unprotected(("landlock", "mount", "netns")) as box:
+            result = grade.grade_submission(
+                _with(stub, tmp_path, NETWORK % listener.getsockname()[1]), sandbox=box)
+    finally:
+        listener.close()
+    assert _report(result) == {"connected": ["127.0.0.1"]}
