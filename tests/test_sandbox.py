@@ -304,6 +304,8 @@ def graded(request, tmp_path_factory):
         pytest.skip("these run the grader in both modes, which takes root to arrange; as an "
                     "ordinary user, tests/test_integrity.py covers this user's mode")
     base = tmp_path_factory.mktemp(f"sandbox-{request.param}")
+    # pytest's own cleanup recurses, and the deep tree below defeats it: always remove it.
+    request.addfinalizer(lambda: files.remove_tree(base))
     base.chmod(0o755)
     run = ClassRun(request.param, base)
     subs = run.build()
@@ -313,7 +315,6 @@ def graded(request, tmp_path_factory):
     run.proc, run.results, run.journal_before = proc, results, journal_before
     yield run
     run.listener.close()
-    files.remove_tree(base)  # pytest's own cleanup recurses, and the deep tree defeats it
     for leftover in (f"/tmp/ag-escape-{run.mode}", f"/dev/shm/ag-escape-{run.mode}"):
         Path(leftover).unlink(missing_ok=True)
 
