@@ -35,6 +35,10 @@ MASTER = COURSE / "master" / ASSIGNMENT_ID
 NOTEBOOK = "assignment.ipynb"
 WRITTEN_ANSWERS = REPO / "written_answers.md"
 SELFCHECK = "selfcheck.py"
+#: Reads the (e) answer from the saved notebook; the grader runs the master copy of it.
+ANSWER_READER = "read_answer_e.py"
+#: Hand-written helpers of the master that go to students unchanged, stamped as generated.
+HELPERS = (SELFCHECK, ANSWER_READER)
 STUDENT_README = "README_student.md"
 #: The packages a student installs; their pins come from the repository's requirements.txt.
 STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "jupyterlab", "ipykernel")
@@ -220,14 +224,20 @@ def _student_files() -> dict[str, bytes]:
     files[NOTEBOOK] = nbformat.writes(student_notebook()).encode() + b"\n"
     for path in sorted((MASTER / "figures").glob("*.png")):
         files[f"figures/{path.name}"] = path.read_bytes()
-    files[SELFCHECK] = _selfcheck()
+    for helper in HELPERS:
+        files[helper] = _helper(helper)
     return files
 
 
 def _selfcheck() -> bytes:
     """The students' self-check: the master's visible checks, stamped as generated."""
-    stamp = SELFCHECK_STAMP.format(assignment=ASSIGNMENT_ID, path=SELFCHECK)
-    return stamp.encode() + (MASTER / SELFCHECK).read_bytes()
+    return _helper(SELFCHECK)
+
+
+def _helper(name: str) -> bytes:
+    """A helper of the master (the self-check, the (e) reader), stamped as generated."""
+    stamp = SELFCHECK_STAMP.format(assignment=ASSIGNMENT_ID, path=name)
+    return stamp.encode() + (MASTER / name).read_bytes()
 
 
 def student_requirements() -> str:
@@ -337,7 +347,8 @@ def solution(dest: Path) -> list[str]:
         (dest / "answer_figures").mkdir(exist_ok=True)
         shutil.copyfile(path, dest / "answer_figures" / path.name)
         written.append(f"answer_figures/{path.name}")
-    # The self-check too, so that a solution folder works like a student's.
-    (dest / SELFCHECK).write_bytes(_selfcheck())
-    written.append(SELFCHECK)
+    # The self-check and the (e) reader too, so that a solution folder works like a student's.
+    for helper in HELPERS:
+        (dest / helper).write_bytes(_helper(helper))
+        written.append(helper)
     return sorted(written)
