@@ -1,4 +1,5 @@
-# Generated from autograder/master/hw1/read_answer_e.py by `python -m autograder build`; do not edit.
+# Generated from autograder/master/hw1/read_answer_e.py
+# by `python -m autograder build`; do not edit.
 """Question (e): read the answer from the saved notebook, exactly as the grader reads it.
 
 The notebook's check cell, ``selfcheck.py`` and the grader all call ``read_answer`` of this

@@ -1,4 +1,5 @@
-# Generated from autograder/master/hw1/selfcheck.py by `python -m autograder build`; do not edit.
+# Generated from autograder/master/hw1/selfcheck.py
+# by `python -m autograder build`; do not edit.
 """Self-check for homework 1: the visible checks, in one command.
 
 Run it from a terminal in the homework folder,

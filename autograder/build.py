@@ -49,8 +49,8 @@ STUB_MARKER = "YOUR CODE HERE"
 PY_STAMP = ("# Student copy generated from autograder/master/{assignment}/{path} by "
             "`python -m autograder build`.\n"
             "# Students: write your code in this file. Instructors: edit the master copy.\n")
-SELFCHECK_STAMP = ("# Generated from autograder/master/{assignment}/{path} by "
-                   "`python -m autograder build`; do not edit.\n")
+SELFCHECK_STAMP = ("# Generated from autograder/master/{assignment}/{path}\n"
+                   "# by `python -m autograder build`; do not edit.\n")
 NB_STAMP_KEY = "autograder"
 
 
@@ -250,7 +250,11 @@ def student_requirements() -> str:
     missing = [name for name in STUDENT_PACKAGES if name not in pins]
     if missing:
         raise ValueError(f"requirements.txt pins none of {missing}")
-    return ("# Install with: python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n"
+    return ("# Needs Python 3.11 or newer. Install with:\n"
+            "#   python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n"
+            "# Linux without an NVIDIA GPU: add --extra-index-url "
+            "https://download.pytorch.org/whl/cpu\n"
+            "# to the pip command, for the CPU build of torch instead of the CUDA one.\n"
             + "".join(f"{pins[name]}\n" for name in STUDENT_PACKAGES))
 
 

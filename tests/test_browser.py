@@ -230,7 +230,7 @@ def test_solution_runs_all_cells_without_errors(solution_run):
     silent = [i for i, (cell, c) in enumerate(zip(nb.cells, cells))
               if cell.cell_type == "code" and "print(" in cell.source and not c["text"]]
     assert not silent, f"cells that should print but show nothing after Run All: {silent}"
-    assert "5 of 5 checks pass" in cells[-1]["text"], cells[-1]["text"]
+    assert "6 of 6 checks pass" in cells[-1]["text"], cells[-1]["text"]
 
 
 def test_solution_shows_figures_and_plots(solution_run):
@@ -278,7 +278,7 @@ def test_stubs_fail_only_where_code_is_missing(browser, lab, artifacts):
             assert re.search(r"write it in source/\w+\.py", line), f"cell {i}: {line}"
 
         selfcheck = cells[-1]["text"]
-        assert "0 of 5 checks pass" in selfcheck, selfcheck
+        assert "0 of 6 checks pass" in selfcheck, selfcheck
         assert selfcheck.count("NOT IMPLEMENTED") == 5, selfcheck
         _screenshot_cell(page, len(cells) - 1, artifacts / "stubs-2-selfcheck.png")
     finally:

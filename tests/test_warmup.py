@@ -125,13 +125,15 @@ def test_figure_h_numbers() -> None:
     ("high", "high"), ("iii", "high"), ("High learning-rate", "high"),
     ("very high", "very high"), ("very-high", "very high"), ("very high lr", "very high"),
     ("VERY_HIGH", "very high"), ("(iv)", "very high"), ("veryhigh", "very high"),
+    ("Good ", "good"), ("(iv) Very high learning rate", "very high"),
+    ("(i) Low learning rate", "low"), ("iii high", "high"),
 ])
 def test_normalize_label_accepts_spellings(text: str, label: str) -> None:
     assert normalize_label(text) == label
 
 
 @pytest.mark.parametrize("text", ["", "medium", "v", "high low", "learning rate", None, 3,
-                                  ["low"], "not low"])
+                                  ["low"], "not low", "(i) high", "(iv) low"])
 def test_normalize_label_rejects_other_text(text: object) -> None:
     assert normalize_label(text) is None
 
@@ -203,7 +205,7 @@ def test_answers_in_other_spellings_and_item_assignments(bundles: dict[str, Path
 
 @pytest.mark.parametrize("source, needle", [
     ("answer_e = {'A': 'low'", "not valid Python"),
-    ("answer_e = dict(A='low', B='good', C='high', D='very high')", "literal"),
+    ("answer_e = dict(zip('ABCD', ['low', 'good', 'high', 'very high']))", "plain strings"),
     ("answer_e = ['low', 'good', 'high', 'very high']", "must be a dict"),
     ("labels = {'A': 'low'}", "no assignment"),
     ("answer_e['A'] = 'low'", "before it is assigned"),
