@@ -33,7 +33,7 @@ EPOCHS = 60
 BATCH = 30
 HIDDEN = 64
 # Top of the shared loss axis of (e), as a multiple of the loss before training.
-Y_TOP = 1.6
+Y_TOP = 1.3
 
 
 def spiral_data(points_per_class: int = 200, classes: int = 3,
@@ -103,30 +103,48 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def draw_e(curves: dict[str, list[float]]) -> Figure:
-    """Four panels A-D, one run each, in the order of PANEL_LABELS; titles are letters only."""
+    """Four panels A-D, one run each, in the order of PANEL_LABELS; titles are letters only.
+
+    All panels share one linear loss axis, from 0 to Y_TOP times the loss before training,
+    and show that starting loss as a dashed line. A run whose loss leaves the axis is not
+    flattened along its top edge: its line leaves the panel, and a note gives the values
+    it reached, so a diverging run cannot be mistaken for a plateau.
+    """
     start = curves[PANEL_LABELS["A"]][0]
     top = Y_TOP * start
     fig = Figure(figsize=(8, 5.5))
     axes = fig.subplots(2, 2, sharex=True, sharey=True)
     for ax, panel in zip(axes.flat, sorted(PANEL_LABELS)):
         loss = curves[PANEL_LABELS[panel]]
-        # Values above the axis (or inf) are drawn along the top edge and the first one is
-        # marked, so a curve that blows up stays visible instead of vanishing.
-        shown = [min(v, 0.98 * top) for v in loss]
-        ax.plot(range(len(loss)), shown, color="tab:blue", linewidth=1.8)
-        off = [i for i, v in enumerate(loss) if v > top]
+        shown = [v if math.isfinite(v) else math.nan for v in loss]
+        ax.axhline(loss[0], color="0.55", linestyle="--", linewidth=0.9)
+        ax.plot(range(len(loss)), shown, color="tab:blue", linewidth=1.6)
+        off = [i for i, v in enumerate(loss) if not v <= top]
         if off:
-            ax.annotate("loss off the scale", xy=(off[0], top), xytext=(12, -22),
-                        textcoords="offset points", color="tab:red", fontsize=9,
+            finite = [v for v in loss if math.isfinite(v)]
+            peak = "overflow (inf)" if len(finite) < len(loss) else f"{max(finite):.3g}"
+            ax.annotate(f"off the scale: up to {peak}, {loss[-1]:.3g} at the end",
+                        xy=(off[0], top), xytext=(0.97, 0.06), textcoords="axes fraction",
+                        ha="right", color="tab:red", fontsize=8.5,
                         arrowprops={"arrowstyle": "->", "color": "tab:red"})
+            # The whole run on a log scale, so that its rise is seen, not just told.
+            inset = ax.inset_axes((0.4, 0.3, 0.56, 0.55))
+            inset.semilogy(range(len(loss)), shown, color="tab:blue", linewidth=1.2)
+            inset.axhline(loss[0], color="0.55", linestyle="--", linewidth=0.8)
+            inset.set_title("the same run, log scale", fontsize=8)
+            inset.tick_params(labelsize=7)
+            inset.set_xlim(0, len(loss) - 1)
+            inset.grid(alpha=0.3)
         ax.set_title(panel, fontsize=13, fontweight="bold")
         ax.set_ylim(0, top)
+        ax.set_xlim(0, len(loss) - 1)
         ax.grid(alpha=0.3)
     for ax in axes[1]:
         ax.set_xlabel("epoch")
     for ax in axes[:, 0]:
         ax.set_ylabel("training loss")
-    fig.suptitle("Training loss of the same network at four learning rates")
+    fig.suptitle("Training loss of the same network at four learning rates\n"
+                 "(dashed: the loss before training)", fontsize=11)
     fig.tight_layout()
     return fig
 
