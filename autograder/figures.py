@@ -4,7 +4,9 @@
   differ only in the learning rate, in the shuffled panel order of ``warmup.PANEL_LABELS``;
 - (f) ``warmup_f_activation.png``: the Leaky ReLU, unnamed (the student names it);
 - (h) ``answer_figures/h_networks.png``: depth, size and ImageNet error of four classic
-  networks, for the model answer only (it is not shipped to students).
+  networks, and ``answer_figures/h_blocks.png``: sketches of a VGG 3×3 stack, an Inception
+  module with its 1×1 reductions and a residual block with its skip, for the model answer
+  only (they are not shipped to students).
 
 Everything is seeded and runs single-threaded on the CPU, so the same library versions
 give the same bytes.
@@ -218,6 +220,104 @@ def figure_h(path: Path = ANSWER_FIGURES / "h_networks.png") -> Path:
     return _save(fig, path)
 
 
+def _box(ax, x: float, y: float, text: str, color: str, width: float = 2.2,
+         height: float = 0.55) -> tuple[float, float, float, float]:
+    """A labelled box centred at (x, y); returns (left, bottom, right, top)."""
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
+                                boxstyle="round,pad=0.03,rounding_size=0.08",
+                                facecolor=color, edgecolor="0.25", linewidth=1.0))
+    ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
+    return x - width / 2, y - height / 2, x + width / 2, y + height / 2
+
+
+def _arrow(ax, start: tuple[float, float], end: tuple[float, float], **style) -> None:
+    props = {"arrowstyle": "-|>", "color": "0.2", "linewidth": 1.0, "shrinkA": 0,
+             "shrinkB": 0, **style}
+    ax.annotate("", xy=end, xytext=start, arrowprops=props)
+
+
+CONV3, CONV1, POOL, OTHER = "#9ecae1", "#fdd0a2", "#c7e9c0", "#eeeeee"
+
+
+def _vgg(ax) -> None:
+    layers = [("3×3 conv, 64", CONV3), ("3×3 conv, 64", CONV3), ("2×2 max pool", POOL),
+              ("3×3 conv, 128", CONV3), ("3×3 conv, 128", CONV3), ("2×2 max pool", POOL),
+              ("3×3 conv, 256  (×3)", CONV3), ("...", OTHER)]
+    ys = [0.6 + 0.9 * i for i in range(len(layers))]
+    for (text, color), y in zip(layers, ys):
+        _box(ax, 2.5, y, text, color, width=2.8)
+    for y0, y1 in zip(ys, ys[1:]):
+        _arrow(ax, (2.5, y0 + 0.28), (2.5, y1 - 0.28))
+    ax.text(2.5, -0.25, "image", ha="center", va="center", fontsize=8.5)
+    _arrow(ax, (2.5, -0.05), (2.5, ys[0] - 0.28))
+    ax.text(4.15, 1.05, "two 3×3 layers see\na 5×5 window with\n18 instead of 25\n"
+            "weights per channel pair", fontsize=7.5, va="center")
+    ax.set_title("VGG: a deep stack of 3×3 convolutions", fontsize=10)
+    ax.set_xlim(0.6, 6.4)
+    ax.set_ylim(-0.6, 7.6)
+
+
+def _inception(ax) -> None:
+    _box(ax, 3.4, 0.3, "previous layer", OTHER, width=3.0)
+    _box(ax, 3.4, 5.0, "concatenate along channels", OTHER, width=5.8)
+    xs = [0.9, 2.55, 4.25, 5.9]
+    top = [("1×1 conv", CONV1), ("3×3 conv", CONV3), ("5×5 conv", CONV3), ("1×1 conv", CONV1)]
+    low = [None, ("1×1 conv\n(reduce)", CONV1), ("1×1 conv\n(reduce)", CONV1),
+           ("3×3 max pool", POOL)]
+    for x, upper, lower in zip(xs, top, low):
+        _arrow(ax, (3.4, 0.58), (x, 1.55 if lower else 3.1 - 0.28))
+        if lower:
+            _box(ax, x, 1.85, lower[0], lower[1], width=1.5, height=0.6)
+            _arrow(ax, (x, 2.15), (x, 3.1 - 0.28))
+        _box(ax, x, 3.1, upper[0], upper[1], width=1.5)
+        _arrow(ax, (x, 3.38), (x, 5.0 - 0.28))
+    ax.text(3.4, 6.0, "1×1 convolutions cut the channels before\nthe costly 3×3 and 5×5 "
+            "convolutions", ha="center", fontsize=7.5)
+    ax.set_title("GoogLeNet: an Inception module", fontsize=10)
+    ax.set_xlim(-0.1, 6.9)
+    ax.set_ylim(-0.4, 6.9)
+
+
+def _residual(ax) -> None:
+    _box(ax, 2.0, 0.3, "x", OTHER, width=1.0)
+    _box(ax, 2.0, 1.6, "3×3 conv", CONV3)
+    _box(ax, 2.0, 2.6, "batch norm, ReLU", OTHER)
+    _box(ax, 2.0, 3.6, "3×3 conv", CONV3)
+    _box(ax, 2.0, 4.6, "batch norm", OTHER)
+    for y0, y1 in ((0.58, 1.32), (1.88, 2.32), (2.88, 3.32), (3.88, 4.32), (4.88, 5.45)):
+        _arrow(ax, (2.0, y0), (2.0, y1))
+    from matplotlib.patches import Circle
+
+    ax.add_patch(Circle((2.0, 5.7), 0.25, facecolor="white", edgecolor="0.2"))
+    ax.text(2.0, 5.7, "+", ha="center", va="center", fontsize=12)
+    _arrow(ax, (2.0, 5.95), (2.0, 6.55))
+    ax.text(2.0, 6.8, "ReLU( F(x) + x )", ha="center", va="center", fontsize=8.5)
+    # The identity shortcut, drawn around the stack on the right.
+    _arrow(ax, (2.5, 0.3), (3.9, 0.3), arrowstyle="-", color="tab:red", linewidth=1.6)
+    _arrow(ax, (3.9, 0.3), (3.9, 5.7), arrowstyle="-", color="tab:red", linewidth=1.6)
+    _arrow(ax, (3.9, 5.7), (2.25, 5.7), color="tab:red", linewidth=1.6)
+    ax.text(4.05, 3.0, "identity\nshortcut:\nx skips\nthe block", color="tab:red",
+            fontsize=7.5, va="center")
+    ax.text(0.65, 3.1, "F(x)", fontsize=10, va="center", style="italic")
+    ax.set_title("ResNet: a residual block", fontsize=10)
+    ax.set_xlim(0.2, 5.2)
+    ax.set_ylim(-0.4, 7.3)
+
+
+def figure_h_blocks(path: Path = ANSWER_FIGURES / "h_blocks.png") -> Path:
+    """Sketches of the defining building blocks of VGG, GoogLeNet and ResNet."""
+    fig = Figure(figsize=(12, 5.2))
+    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.0, 1.3, 0.95]})
+    for ax, draw in zip(axes, (_vgg, _inception, _residual)):
+        draw(ax)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return _save(fig, path)
+
+
 def make_all() -> list[Path]:
     """Write every figure; returns their paths."""
-    return [figure_e(), figure_f(), figure_h()]
+    return [figure_e(), figure_f(), figure_h(), figure_h_blocks()]

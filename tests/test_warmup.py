@@ -131,6 +131,8 @@ def test_committed_figures_are_reproducible(tmp_path: Path) -> None:
             f"{name} is stale: run `python -m autograder figures` and `build`")
     h = figures.figure_h(tmp_path / "h.png")
     assert h.read_bytes() == (figures.ANSWER_FIGURES / "h_networks.png").read_bytes()
+    blocks = figures.figure_h_blocks(tmp_path / "blocks.png")
+    assert blocks.read_bytes() == (figures.ANSWER_FIGURES / "h_blocks.png").read_bytes()
 
 
 def test_figure_h_numbers() -> None:
@@ -139,6 +141,66 @@ def test_figure_h_numbers() -> None:
     errors = [v[2] for v in figures.NETWORKS.values()]
     assert errors == sorted(errors, reverse=True)
     assert "answer_figures/h_networks.png" in build.model_answers()["h"]
+    assert "answer_figures/h_blocks.png" in build.model_answers()["h"]
+
+
+def test_figure_h_sketches_show_the_three_building_blocks() -> None:
+    from matplotlib.figure import Figure
+
+    for draw, needles in ((figures._vgg, ["3×3 conv", "max pool"]),
+                          (figures._inception, ["1×1 conv\n(reduce)", "3×3 conv", "5×5 conv",
+                                                "concatenate"]),
+                          (figures._residual, ["+", "identity", "F(x)"])):
+        ax = Figure().subplots()
+        draw(ax)
+        text = " ".join(t.get_text() for t in ax.texts)
+        for needle in needles:
+            assert needle in text, (draw.__name__, needle)
+
+
+# --- the written answers -------------------------------------------------------------------
+
+def rubric(letter: str) -> str:
+    text = (build.REPO / "written_answers.md").read_text(encoding="utf-8")
+    section = text.split(f"<!-- /answer:{letter} -->", 1)[1].split("\n---", 1)[0]
+    return section
+
+
+@pytest.mark.parametrize("letter", list("abcdfghij"))
+def test_every_rubric_has_the_six_levels(letter: str) -> None:
+    levels = re.findall(r"^- \*\*(\d(?:\.\d)?):\*\*", rubric(letter), re.M)
+    assert levels == ["2.5", "2", "1.5", "1", "0.5", "0"], levels
+
+
+def test_written_answers_fix_the_known_imprecisions() -> None:
+    answers = build.model_answers()
+    assert "18–152" in answers["h"] and "1202" in answers["h"] and "CIFAR-10" in answers["h"]
+    assert "internal covariate shift" in answers["b"] and "disputes" in answers["b"]
+    assert "unbiased" in answers["i"] and "baseline" in answers["i"]
+    assert "not computed everywhere" in answers["i"]
+    assert "PReLU" in answers["f"] and "PReLU" in rubric("f")
+
+
+def test_model_answer_e_describes_the_real_runs(curves: dict[str, list[float]]) -> None:
+    text = build.model_answers()["e"]
+    low, good, high, very_high = (curves[label] for label in LABELS)
+
+    def stated(pattern: str) -> float:
+        match = re.search(pattern, text)
+        assert match, pattern
+        return float(match.group(1))
+
+    assert abs(stated(r"to about ([0-9.]+) after 60 epochs") - low[-1]) < 0.02
+    assert abs(stated(r"the lowest\s+value of the four, about ([0-9.]+)") - good[-1]) < 0.01
+    assert abs(stated(r"\(to 0\.5 after 5 epochs\)".replace("0\\.5", "([0-9.]+)"))
+               - good[5]) < 0.02
+    assert abs(stated(r"from 1\.08 to about ([0-9.]+) \(off") - max(very_high)) < 2
+    late = high[len(high) // 2:]
+    assert abs(stated(r"between about ([0-9.]+) and") - min(late)) < 0.06
+    assert abs(stated(r"between about [0-9.]+ and ([0-9.]+)") - max(late)) < 0.06
+    low_end, high_end = stated(r"stays between about ([0-9.]+) and"), stated(
+        r"stays between about [0-9.]+ and ([0-9.]+)")
+    assert low_end - 0.5 < min(very_high[2:]) and max(very_high[2:]) < high_end + 0.5
 
 
 # --- normalize_label ---------------------------------------------------------------------
