@@ -97,6 +97,8 @@ FORMATS: list[tuple[str, str, list[str], dict | str, bool]] = [
     ("changed in a loop", TEMPLATE + "\nfor p in 'ABCD':\n    answer_e[p] = 'low'", [],
      ERROR, False),
     ("cleared afterwards", f"answer_e = {literal(KEY)}\nanswer_e.clear()", [], ERROR, False),
+    ("changed through a second name", f"answer_e = {literal(WRONG)}\nx = answer_e\n"
+     f"x.update({literal(KEY)})", [], ERROR, False),
     ("key from a variable", TEMPLATE + "\np = 'A'\nanswer_e[p] = 'low'", [], ERROR, False),
     ("syntax error", "answer_e = {'A': 'low'", [], ERROR, False),
     ("a list", "answer_e = ['low', 'good', 'high', 'very high']", [], ERROR, False),

@@ -213,6 +213,9 @@ def _follow(tree: ast.Module, value: dict | None, cell: int) -> tuple[dict | Non
                 raise Unreadable(f"{where}: write `answer_e = {{...}}` or "
                                  "`answer_e[\"A\"] = ...`; this assignment cannot be read")
         if targets:
+            if _is_name(node.value) and not all(_is_name(t) for t in targets):
+                raise Unreadable(f"{where}: a second name for answer_e hides later changes "
+                                 "from the grader; change answer_e itself")
             continue
         call = node.value if isinstance(node, ast.Expr) else None
         if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
