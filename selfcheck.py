@@ -1,4 +1,5 @@
-# Generated from autograder/master/hw1/selfcheck.py by `python -m autograder build`; do not edit.
+# Generated from autograder/master/hw1/selfcheck.py
+# by `python -m autograder build`; do not edit.
 """Self-check for homework 1: the visible checks, in one command.
 
 Run it from a terminal in the homework folder,
@@ -7,6 +8,8 @@ Run it from a terminal in the homework folder,
 
 or from the last cell of the notebook (``%run selfcheck.py``). Each check prints PASS, FAIL
 or NOT IMPLEMENTED with a message. The exit status is 0 only when every check passes.
+The last check reads your answer to warm-up question (e) from the *saved* notebook, the
+way the grader reads it, and prints what will be graded: save the notebook first.
 
 These are not the hidden tests that grade your submission: those use other inputs and
 look at more properties. Passing here is a good sign, not a guarantee.
@@ -30,6 +33,10 @@ if str(HERE) not in sys.path:
 import torch  # noqa: E402
 
 SECONDS_PER_CHECK = 20
+#: Largest relative error that the gradient check accepts. With the step h = 1e-5 of
+#: source/gradcheck.py a correct backward stays near 1e-8 here, so this leaves more than a
+#: tenfold margin for other correct ways of writing it.
+GRADIENT_TOLERANCE = 1e-6
 
 
 class CheckFailed(AssertionError):
@@ -157,16 +164,32 @@ def check_gradients() -> None:
     for (name, num), got in zip(numeric.items(), grads):
         expect_shape(name, got, tuple(num.shape), f"the shape of {name[1:]}")
         error = rel_error(got, num)
-        expect(error < 1e-6, f"{name} differs from the numerical gradient: relative error "
-                             f"{error:.2e} (a correct backward gives about 1e-8 or less)")
+        expect(error < GRADIENT_TOLERANCE,
+               f"{name} differs from the numerical gradient: relative error {error:.2e}, "
+               f"above {GRADIENT_TOLERANCE:.0e} (a correct backward gives about 1e-8 or less)")
 
 
-CHECKS: list[tuple[str, Callable[[], None]]] = [
+def check_answer_e() -> str:
+    from read_answer_e import read_answer
+
+    reading = read_answer(HERE / "assignment.ipynb")
+    graded = f"what will be graded: {reading.summary()}"
+    problems = reading.problems()
+    if problems:
+        raise CheckFailed(f"{graded}; to fix: " + "; ".join(problems))
+    if reading.missing:
+        raise NotImplementedError(f"question (e) is not answered yet ({graded}); fill in "
+                                  "answer_e and save the notebook")
+    return f"{graded} (right or wrong is only known after grading)"
+
+
+CHECKS: list[tuple[str, Callable[[], str | None]]] = [
     ("cross_corr_2d: worked example of the notebook", check_worked_example),
     ("cross_corr_2d: non-square input and kernel", check_non_square_shape),
     ("spatial_batchnorm_forward: per-channel mean and std in train mode", check_train_statistics),
     ("spatial_batchnorm_forward: running statistics after one step", check_running_statistics),
     ("spatial_batchnorm_backward: float64 numerical gradient check", check_gradients),
+    ("warm-up (e): the saved answer, read as the grader reads it", check_answer_e),
 ]
 
 
@@ -190,7 +213,7 @@ def _where(err: BaseException) -> str:
     return f" (at source/{Path(last.filename).name}:{last.lineno})"
 
 
-def run_check(check: Callable[[], None]) -> tuple[str, str]:
+def run_check(check: Callable[[], str | None]) -> tuple[str, str]:
     """(status, message) of one check: PASS, FAIL or NOT IMPLEMENTED."""
     # A time limit needs SIGALRM (not on Windows) and the main thread.
     alarm = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
@@ -198,7 +221,7 @@ def run_check(check: Callable[[], None]) -> tuple[str, str]:
         previous = signal.signal(signal.SIGALRM, _on_alarm)
         signal.alarm(SECONDS_PER_CHECK)
     try:
-        check()
+        note = check()
     except NotImplementedError as err:
         return "NOT IMPLEMENTED", str(err)
     except CheckFailed as err:
@@ -212,7 +235,7 @@ def run_check(check: Callable[[], None]) -> tuple[str, str]:
         if alarm:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, previous)
-    return "PASS", ""
+    return "PASS", note or ""
 
 
 def main() -> bool:

@@ -35,6 +35,10 @@ MASTER = COURSE / "master" / ASSIGNMENT_ID
 NOTEBOOK = "assignment.ipynb"
 WRITTEN_ANSWERS = REPO / "written_answers.md"
 SELFCHECK = "selfcheck.py"
+#: Reads the (e) answer from the saved notebook; the grader runs the master copy of it.
+ANSWER_READER = "read_answer_e.py"
+#: Hand-written helpers of the master that go to students unchanged, stamped as generated.
+HELPERS = (SELFCHECK, ANSWER_READER)
 STUDENT_README = "README_student.md"
 #: The packages a student installs; their pins come from the repository's requirements.txt.
 STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "jupyterlab", "ipykernel")
@@ -45,8 +49,8 @@ STUB_MARKER = "YOUR CODE HERE"
 PY_STAMP = ("# Student copy generated from autograder/master/{assignment}/{path} by "
             "`python -m autograder build`.\n"
             "# Students: write your code in this file. Instructors: edit the master copy.\n")
-SELFCHECK_STAMP = ("# Generated from autograder/master/{assignment}/{path} by "
-                   "`python -m autograder build`; do not edit.\n")
+SELFCHECK_STAMP = ("# Generated from autograder/master/{assignment}/{path}\n"
+                   "# by `python -m autograder build`; do not edit.\n")
 NB_STAMP_KEY = "autograder"
 
 
@@ -220,14 +224,20 @@ def _student_files() -> dict[str, bytes]:
     files[NOTEBOOK] = nbformat.writes(student_notebook()).encode() + b"\n"
     for path in sorted((MASTER / "figures").glob("*.png")):
         files[f"figures/{path.name}"] = path.read_bytes()
-    files[SELFCHECK] = _selfcheck()
+    for helper in HELPERS:
+        files[helper] = _helper(helper)
     return files
 
 
 def _selfcheck() -> bytes:
     """The students' self-check: the master's visible checks, stamped as generated."""
-    stamp = SELFCHECK_STAMP.format(assignment=ASSIGNMENT_ID, path=SELFCHECK)
-    return stamp.encode() + (MASTER / SELFCHECK).read_bytes()
+    return _helper(SELFCHECK)
+
+
+def _helper(name: str) -> bytes:
+    """A helper of the master (the self-check, the (e) reader), stamped as generated."""
+    stamp = SELFCHECK_STAMP.format(assignment=ASSIGNMENT_ID, path=name)
+    return stamp.encode() + (MASTER / name).read_bytes()
 
 
 def student_requirements() -> str:
@@ -240,7 +250,11 @@ def student_requirements() -> str:
     missing = [name for name in STUDENT_PACKAGES if name not in pins]
     if missing:
         raise ValueError(f"requirements.txt pins none of {missing}")
-    return ("# Install with: python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n"
+    return ("# Needs Python 3.11 or newer. Install with:\n"
+            "#   python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n"
+            "# Linux without an NVIDIA GPU: add --extra-index-url "
+            "https://download.pytorch.org/whl/cpu\n"
+            "# to the pip command, for the CPU build of torch instead of the CUDA one.\n"
             + "".join(f"{pins[name]}\n" for name in STUDENT_PACKAGES))
 
 
@@ -337,7 +351,8 @@ def solution(dest: Path) -> list[str]:
         (dest / "answer_figures").mkdir(exist_ok=True)
         shutil.copyfile(path, dest / "answer_figures" / path.name)
         written.append(f"answer_figures/{path.name}")
-    # The self-check too, so that a solution folder works like a student's.
-    (dest / SELFCHECK).write_bytes(_selfcheck())
-    written.append(SELFCHECK)
+    # The self-check and the (e) reader too, so that a solution folder works like a student's.
+    for helper in HELPERS:
+        (dest / helper).write_bytes(_helper(helper))
+        written.append(helper)
     return sorted(written)

@@ -4,7 +4,9 @@
   differ only in the learning rate, in the shuffled panel order of ``warmup.PANEL_LABELS``;
 - (f) ``warmup_f_activation.png``: the Leaky ReLU, unnamed (the student names it);
 - (h) ``answer_figures/h_networks.png``: depth, size and ImageNet error of four classic
-  networks, for the model answer only (it is not shipped to students).
+  networks, and ``answer_figures/h_blocks.png``: sketches of a VGG 3×3 stack, an Inception
+  module with its 1×1 reductions and a residual block with its skip, for the model answer
+  only (they are not shipped to students).
 
 Everything is seeded and runs single-threaded on the CPU, so the same library versions
 give the same bytes.
@@ -33,7 +35,7 @@ EPOCHS = 60
 BATCH = 30
 HIDDEN = 64
 # Top of the shared loss axis of (e), as a multiple of the loss before training.
-Y_TOP = 1.6
+Y_TOP = 1.3
 
 
 def spiral_data(points_per_class: int = 200, classes: int = 3,
@@ -103,30 +105,48 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def draw_e(curves: dict[str, list[float]]) -> Figure:
-    """Four panels A-D, one run each, in the order of PANEL_LABELS; titles are letters only."""
+    """Four panels A-D, one run each, in the order of PANEL_LABELS; titles are letters only.
+
+    All panels share one linear loss axis, from 0 to Y_TOP times the loss before training,
+    and show that starting loss as a dashed line. A run whose loss leaves the axis is not
+    flattened along its top edge: its line leaves the panel, and a note gives the values
+    it reached, so a diverging run cannot be mistaken for a plateau.
+    """
     start = curves[PANEL_LABELS["A"]][0]
     top = Y_TOP * start
     fig = Figure(figsize=(8, 5.5))
     axes = fig.subplots(2, 2, sharex=True, sharey=True)
     for ax, panel in zip(axes.flat, sorted(PANEL_LABELS)):
         loss = curves[PANEL_LABELS[panel]]
-        # Values above the axis (or inf) are drawn along the top edge and the first one is
-        # marked, so a curve that blows up stays visible instead of vanishing.
-        shown = [min(v, 0.98 * top) for v in loss]
-        ax.plot(range(len(loss)), shown, color="tab:blue", linewidth=1.8)
-        off = [i for i, v in enumerate(loss) if v > top]
+        shown = [v if math.isfinite(v) else math.nan for v in loss]
+        ax.axhline(loss[0], color="0.55", linestyle="--", linewidth=0.9)
+        ax.plot(range(len(loss)), shown, color="tab:blue", linewidth=1.6)
+        off = [i for i, v in enumerate(loss) if not v <= top]
         if off:
-            ax.annotate("loss off the scale", xy=(off[0], top), xytext=(12, -22),
-                        textcoords="offset points", color="tab:red", fontsize=9,
+            finite = [v for v in loss if math.isfinite(v)]
+            peak = "overflow (inf)" if len(finite) < len(loss) else f"{max(finite):.3g}"
+            ax.annotate(f"off the scale: up to {peak}, {loss[-1]:.3g} at the end",
+                        xy=(off[0], top), xytext=(0.97, 0.06), textcoords="axes fraction",
+                        ha="right", color="tab:red", fontsize=8.5,
                         arrowprops={"arrowstyle": "->", "color": "tab:red"})
+            # The whole run on a log scale, so that its rise is seen, not just told.
+            inset = ax.inset_axes((0.4, 0.3, 0.56, 0.55))
+            inset.semilogy(range(len(loss)), shown, color="tab:blue", linewidth=1.2)
+            inset.axhline(loss[0], color="0.55", linestyle="--", linewidth=0.8)
+            inset.set_title("the same run, log scale", fontsize=8)
+            inset.tick_params(labelsize=7)
+            inset.set_xlim(0, len(loss) - 1)
+            inset.grid(alpha=0.3)
         ax.set_title(panel, fontsize=13, fontweight="bold")
         ax.set_ylim(0, top)
+        ax.set_xlim(0, len(loss) - 1)
         ax.grid(alpha=0.3)
     for ax in axes[1]:
         ax.set_xlabel("epoch")
     for ax in axes[:, 0]:
         ax.set_ylabel("training loss")
-    fig.suptitle("Training loss of the same network at four learning rates")
+    fig.suptitle("Training loss of the same network at four learning rates\n"
+                 "(dashed: the loss before training)", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -200,6 +220,104 @@ def figure_h(path: Path = ANSWER_FIGURES / "h_networks.png") -> Path:
     return _save(fig, path)
 
 
+def _box(ax, x: float, y: float, text: str, color: str, width: float = 2.2,
+         height: float = 0.55) -> tuple[float, float, float, float]:
+    """A labelled box centred at (x, y); returns (left, bottom, right, top)."""
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
+                                boxstyle="round,pad=0.03,rounding_size=0.08",
+                                facecolor=color, edgecolor="0.25", linewidth=1.0))
+    ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
+    return x - width / 2, y - height / 2, x + width / 2, y + height / 2
+
+
+def _arrow(ax, start: tuple[float, float], end: tuple[float, float], **style) -> None:
+    props = {"arrowstyle": "-|>", "color": "0.2", "linewidth": 1.0, "shrinkA": 0,
+             "shrinkB": 0, **style}
+    ax.annotate("", xy=end, xytext=start, arrowprops=props)
+
+
+CONV3, CONV1, POOL, OTHER = "#9ecae1", "#fdd0a2", "#c7e9c0", "#eeeeee"
+
+
+def _vgg(ax) -> None:
+    layers = [("3×3 conv, 64", CONV3), ("3×3 conv, 64", CONV3), ("2×2 max pool", POOL),
+              ("3×3 conv, 128", CONV3), ("3×3 conv, 128", CONV3), ("2×2 max pool", POOL),
+              ("3×3 conv, 256  (×3)", CONV3), ("...", OTHER)]
+    ys = [0.6 + 0.9 * i for i in range(len(layers))]
+    for (text, color), y in zip(layers, ys):
+        _box(ax, 2.5, y, text, color, width=2.8)
+    for y0, y1 in zip(ys, ys[1:]):
+        _arrow(ax, (2.5, y0 + 0.28), (2.5, y1 - 0.28))
+    ax.text(2.5, -0.25, "image", ha="center", va="center", fontsize=8.5)
+    _arrow(ax, (2.5, -0.05), (2.5, ys[0] - 0.28))
+    ax.text(4.15, 1.05, "two 3×3 layers see\na 5×5 window with\n18 instead of 25\n"
+            "weights per channel pair", fontsize=7.5, va="center")
+    ax.set_title("VGG: a deep stack of 3×3 convolutions", fontsize=10)
+    ax.set_xlim(0.6, 6.4)
+    ax.set_ylim(-0.6, 7.6)
+
+
+def _inception(ax) -> None:
+    _box(ax, 3.4, 0.3, "previous layer", OTHER, width=3.0)
+    _box(ax, 3.4, 5.0, "concatenate along channels", OTHER, width=5.8)
+    xs = [0.9, 2.55, 4.25, 5.9]
+    top = [("1×1 conv", CONV1), ("3×3 conv", CONV3), ("5×5 conv", CONV3), ("1×1 conv", CONV1)]
+    low = [None, ("1×1 conv\n(reduce)", CONV1), ("1×1 conv\n(reduce)", CONV1),
+           ("3×3 max pool", POOL)]
+    for x, upper, lower in zip(xs, top, low):
+        _arrow(ax, (3.4, 0.58), (x, 1.55 if lower else 3.1 - 0.28))
+        if lower:
+            _box(ax, x, 1.85, lower[0], lower[1], width=1.5, height=0.6)
+            _arrow(ax, (x, 2.15), (x, 3.1 - 0.28))
+        _box(ax, x, 3.1, upper[0], upper[1], width=1.5)
+        _arrow(ax, (x, 3.38), (x, 5.0 - 0.28))
+    ax.text(3.4, 6.0, "1×1 convolutions cut the channels before\nthe costly 3×3 and 5×5 "
+            "convolutions", ha="center", fontsize=7.5)
+    ax.set_title("GoogLeNet: an Inception module", fontsize=10)
+    ax.set_xlim(-0.1, 6.9)
+    ax.set_ylim(-0.4, 6.9)
+
+
+def _residual(ax) -> None:
+    _box(ax, 2.0, 0.3, "x", OTHER, width=1.0)
+    _box(ax, 2.0, 1.6, "3×3 conv", CONV3)
+    _box(ax, 2.0, 2.6, "batch norm, ReLU", OTHER)
+    _box(ax, 2.0, 3.6, "3×3 conv", CONV3)
+    _box(ax, 2.0, 4.6, "batch norm", OTHER)
+    for y0, y1 in ((0.58, 1.32), (1.88, 2.32), (2.88, 3.32), (3.88, 4.32), (4.88, 5.45)):
+        _arrow(ax, (2.0, y0), (2.0, y1))
+    from matplotlib.patches import Circle
+
+    ax.add_patch(Circle((2.0, 5.7), 0.25, facecolor="white", edgecolor="0.2"))
+    ax.text(2.0, 5.7, "+", ha="center", va="center", fontsize=12)
+    _arrow(ax, (2.0, 5.95), (2.0, 6.55))
+    ax.text(2.0, 6.8, "ReLU( F(x) + x )", ha="center", va="center", fontsize=8.5)
+    # The identity shortcut, drawn around the stack on the right.
+    _arrow(ax, (2.5, 0.3), (3.9, 0.3), arrowstyle="-", color="tab:red", linewidth=1.6)
+    _arrow(ax, (3.9, 0.3), (3.9, 5.7), arrowstyle="-", color="tab:red", linewidth=1.6)
+    _arrow(ax, (3.9, 5.7), (2.25, 5.7), color="tab:red", linewidth=1.6)
+    ax.text(4.05, 3.0, "identity\nshortcut:\nx skips\nthe block", color="tab:red",
+            fontsize=7.5, va="center")
+    ax.text(0.65, 3.1, "F(x)", fontsize=10, va="center", style="italic")
+    ax.set_title("ResNet: a residual block", fontsize=10)
+    ax.set_xlim(0.2, 5.2)
+    ax.set_ylim(-0.4, 7.3)
+
+
+def figure_h_blocks(path: Path = ANSWER_FIGURES / "h_blocks.png") -> Path:
+    """Sketches of the defining building blocks of VGG, GoogLeNet and ResNet."""
+    fig = Figure(figsize=(12, 5.2))
+    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.0, 1.3, 0.95]})
+    for ax, draw in zip(axes, (_vgg, _inception, _residual)):
+        draw(ax)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return _save(fig, path)
+
+
 def make_all() -> list[Path]:
     """Write every figure; returns their paths."""
-    return [figure_e(), figure_f(), figure_h()]
+    return [figure_e(), figure_f(), figure_h(), figure_h_blocks()]

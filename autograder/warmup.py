@@ -4,30 +4,48 @@ The figure of question (e) shows four training runs that differ only in their le
 rate, in panels A-D. The panel order is a fixed shuffle, so the key below is the only
 place that says which panel is which; it never reaches the student bundle.
 
-The student's answer is a dict literal in the notebook cell ``warmup_e_answer``. It is
-read with ``ast`` and never executed, so grading it runs no student code.
+How the answer is read (which cells, which spellings) is decided in one place only,
+``master/hw1/read_answer_e.py``. The student bundle ships that same file, and the
+notebook's check cell and ``selfcheck.py`` call it, so the check prints exactly what is
+graded here. It reads the saved notebook with ``ast`` and never executes it, so grading
+runs no student code. The grader always loads the master copy, never a submission's.
 This module imports nothing heavy (no torch, no matplotlib): the grader loads it often.
 """
 
 from __future__ import annotations
 
-import ast
+import importlib.util
 import random
-import re
+import sys
 from pathlib import Path
 
-import nbformat
+from .points import ASSIGNMENT_ID
+
+READER_PATH = Path(__file__).resolve().parent / "master" / ASSIGNMENT_ID / "read_answer_e.py"
+
+
+def _load_reader():
+    name = "autograder._read_answer_e"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, READER_PATH)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up by name
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+reader = _load_reader()
 
 #: The four runs of the (e) figure: label -> learning rate of plain SGD (see figures.py).
 LEARNING_RATES: dict[str, float] = {
-    "low": 0.02,
-    "good": 1.0,
-    "high": 4.0,
-    "very high": 30.0,
+    "low": 0.003,     # slow, nearly straight descent, far from converged after 60 epochs
+    "good": 1.0,      # fast, and the lowest loss by far
+    "high": 3.5,      # a fast first drop, then a noisy plateau well above "good"
+    "very high": 30.0,  # the loss jumps far above its starting value and stays there
 }
 
 LABELS: tuple[str, ...] = tuple(LEARNING_RATES)
-PANELS: tuple[str, ...] = ("A", "B", "C", "D")
+PANELS: tuple[str, ...] = reader.PANELS
 
 #: Seed of the panel shuffle; chosen so that no label sits at its position in LABELS.
 PANEL_SEED = 5
@@ -35,125 +53,11 @@ PANEL_SEED = 5
 #: Panel letter -> label: the answer key of question (e).
 PANEL_LABELS: dict[str, str] = dict(zip(PANELS, random.Random(PANEL_SEED).sample(LABELS, 4)))
 
-ANSWER_GRADE_ID = "warmup_e_answer"
-ANSWER_NAME = "answer_e"
+ANSWER_GRADE_ID = reader.ANSWER_GRADE_ID
+ANSWER_NAME = reader.ANSWER_NAME
 
-# The roman numerals of the question sheet: (i) low ... (iv) very high.
-_ROMAN = {"i": "low", "ii": "good", "iii": "high", "iv": "very high"}
-# Words that may surround a label without changing it ("very high learning rate").
-_FILLER = {"learning", "rate", "lr", "step", "size", "stepsize", "the", "a", "curve", "run"}
-_SYNONYMS = {
-    "low": "low", "small": "low", "slow": "low", "too low": "low", "too small": "low",
-    "good": "good", "right": "good", "optimal": "good", "ideal": "good", "best": "good",
-    "high": "high", "large": "high", "big": "high", "too high": "high",
-    "very high": "very high", "veryhigh": "very high", "very large": "very high",
-    "way too high": "very high", "extremely high": "very high", "very big": "very high",
-}
-
-
-def normalize_label(text: object) -> str | None:
-    """The canonical label ("low", "good", "high", "very high") of text, or None.
-
-    Case, punctuation, hyphens and words such as "learning rate" are ignored, and the
-    roman numerals of the question sheet are understood: "(ii)", "Low learning rate",
-    "very-high LR" and "iv" are all accepted.
-    """
-    if not isinstance(text, str):
-        return None
-    words = re.sub(r"[^a-z]+", " ", text.lower()).split()
-    words = [w for w in words if w not in _FILLER]
-    phrase = " ".join(words)
-    if phrase in _ROMAN:
-        return _ROMAN[phrase]
-    return _SYNONYMS.get(phrase)
-
-
-def _panel_key(key: object) -> str | None:
-    """'A', 'a', 'Panel A' and '(A)' all name panel A."""
-    if not isinstance(key, str):
-        return None
-    words = re.sub(r"[^a-z]+", " ", key.lower()).split()
-    words = [w for w in words if w != "panel"]
-    if len(words) == 1 and words[0].upper() in PANELS:
-        return words[0].upper()
-    return None
-
-
-def _strip_magics(source: str) -> str:
-    """IPython magics and shell escapes are not Python: blank them before parsing."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                     for line in source.splitlines())
-
-
-def _is_answer(target: ast.expr) -> bool:
-    return isinstance(target, ast.Name) and target.id == ANSWER_NAME
-
-
-def _answer_value(source: str) -> dict:
-    """The value of answer_e after the top-level statements of the cell, found statically.
-
-    Whole assignments (``answer_e = {...}``) and item assignments
-    (``answer_e["A"] = "low"``) are followed in order; their values must be literals.
-    Raises ValueError with a message for the student when that is not possible.
-    """
-    try:
-        tree = ast.parse(_strip_magics(source))
-    except SyntaxError as err:
-        raise ValueError(f"the answer cell is not valid Python (line {err.lineno}: "
-                         f"{err.msg}); fix it so that answer_e is a dict literal") from None
-    value: dict | None = None
-    for node in tree.body:
-        if isinstance(node, ast.Assign):
-            targets, expr = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets, expr = [node.target], node.value
-        else:
-            continue
-        for target in targets:
-            if _is_answer(target):
-                try:
-                    literal = ast.literal_eval(expr)
-                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                    raise ValueError(
-                        f"line {node.lineno}: answer_e must be written out as a literal dict "
-                        "such as {\"A\": \"low\", ...}; computed values are not read, "
-                        "because the answer is graded without running the notebook") from None
-                if not isinstance(literal, dict):
-                    raise ValueError(f"line {node.lineno}: answer_e must be a dict, "
-                                     f"not a {type(literal).__name__}")
-                value = dict(literal)
-            elif isinstance(target, ast.Subscript) and _is_answer(target.value):
-                if value is None:
-                    raise ValueError(f"line {node.lineno}: answer_e is changed before it is "
-                                     "assigned a dict")
-                try:
-                    value[ast.literal_eval(target.slice)] = ast.literal_eval(expr)
-                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                    raise ValueError(f"line {node.lineno}: write panel letters and labels "
-                                     "as plain strings, e.g. answer_e[\"A\"] = \"low\"") from None
-    if value is None:
-        raise ValueError("no assignment `answer_e = {...}` found at the top level of the "
-                         "answer cell")
-    return value
-
-
-def _answer_source(notebook_path: Path) -> str:
-    """Source of the (e) answer cell; ValueError with a message when it cannot be read."""
-    try:
-        nb = nbformat.read(str(notebook_path), as_version=4)
-    except FileNotFoundError:
-        raise ValueError(f"notebook not found: {Path(notebook_path).name}") from None
-    except Exception as err:  # noqa: BLE001 -- nbformat raises many kinds on damaged files
-        raise ValueError(f"the notebook could not be read ({type(err).__name__}); "
-                         "was it saved from Jupyter?") from None
-    cells = [cell for cell in nb.get("cells", [])
-             if isinstance(cell, dict) and cell.get("cell_type") == "code"
-             and cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == ANSWER_GRADE_ID]
-    if not cells:
-        raise ValueError("the answer cell of question (e) is missing from the notebook; "
-                         "copy it back from a fresh copy of the assignment")
-    source = cells[0].get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
+#: The one rule for labels, shared with the student's check.
+normalize_label = reader.normalize_label
 
 
 def _join(letters: list[str]) -> str:
@@ -164,37 +68,23 @@ def grade_answer_e(notebook_path: str | Path) -> tuple[float, str]:
     """Grade question (e) of a notebook without running it.
 
     Returns (fraction of the four panels labelled correctly, message for the student).
-    The message names the wrong panels but never the right labels. Never raises: a missing,
-    damaged or unreadable answer scores 0.0 with a message that says what went wrong.
+    The labels are those that ``read_answer_e.read_answer`` finds, the very ones the
+    student's check prints. The message names the wrong panels but never the right labels.
+    Never raises: a missing, damaged or unreadable answer scores 0.0 with a message that
+    says what went wrong.
     """
     try:
-        answer = _answer_value(_answer_source(Path(notebook_path)))
-    except ValueError as err:
-        return 0.0, f"Question (e) could not be graded: {err}."
+        reading = reader.read_answer(Path(notebook_path))
     except Exception as err:  # noqa: BLE001 -- a grader must never crash on odd input
         return 0.0, f"Question (e) could not be graded ({type(err).__name__})."
+    if reading.error is not None:
+        return 0.0, f"Question (e) could not be graded: {reading.error}."
 
-    given: dict[str, object] = {}
-    unknown_keys = []
-    for key, label in answer.items():
-        panel = _panel_key(key)
-        if panel is None:
-            unknown_keys.append(repr(key))
-        else:
-            given[panel] = label
-
-    wrong, missing, unreadable = [], [], []
-    for panel in PANELS:
-        raw = given.get(panel)
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            missing.append(panel)
-            continue
-        label = normalize_label(raw)
-        if label is None:
-            unreadable.append(f"{panel} ({raw!r})")
-        elif label != PANEL_LABELS[panel]:
-            wrong.append(panel)
-    right = len(PANELS) - len(wrong) - len(missing) - len(unreadable)
+    wrong = [p for p in PANELS
+             if reading.labels[p] is not None and reading.labels[p] != PANEL_LABELS[p]]
+    missing = reading.missing
+    unreadable = [f"{p} ({t!r})" for p, t in reading.unreadable.items()]
+    right = sum(reading.labels[p] == PANEL_LABELS[p] for p in PANELS)
     fraction = right / len(PANELS)
 
     if fraction == 1.0:
@@ -209,8 +99,12 @@ def grade_answer_e(notebook_path: str | Path) -> tuple[float, str]:
     if unreadable:
         notes.append("Not one of \"low\", \"good\", \"high\", \"very high\": "
                      + ", ".join(unreadable) + ".")
-    if unknown_keys:
-        notes.append("Ignored keys that are not panels A-D: " + ", ".join(unknown_keys) + ".")
+    if reading.duplicates:
+        notes.append("A label is given to more than one panel; each label is used exactly "
+                     "once.")
+    if reading.unknown_keys:
+        notes.append("Ignored keys that are not panels A-D: "
+                     + ", ".join(reading.unknown_keys) + ".")
     if wrong:
         notes.append("Hints: a too-small rate makes slow, steady progress; a too-large one "
                      "drops fast and then stalls at a higher, noisy loss; a far too large "

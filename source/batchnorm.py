@@ -17,8 +17,13 @@ Conventions shared by every function here (they follow the CS231n course, not to
 - ``out = gamma * x_hat + beta``.
 - Outputs have the dtype and device of x; x, gamma, beta and dout are never modified;
   ``cache`` can be anything your backward needs.
-- Forbidden: torch.nn.functional.batch_norm, torch.batch_norm, nn.BatchNorm*, and
-  torch.autograd (or .backward()) inside the backward functions.
+- Forbidden anywhere in this file: the normalization family by any route
+  (torch.nn.functional.batch_norm, torch.batch_norm, nn.BatchNorm* and the other nn.*Norm*
+  modules, the batch/group/layer/instance norm operators of ATen) and autograd in the
+  forward or the backward (Tensor.backward, torch.autograd.*, torch.func / functorch).
+  Allowed: elementwise and reduction operators (mean, var, var_mean, sum, ...), permute,
+  reshape, loops, and numpy inside a function. A hidden test whose function uses a
+  forbidden call scores 0, and the submission is flagged for review.
 """
 
 import torch
@@ -33,6 +38,7 @@ def batchnorm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
     - gamma: scale of shape (D,).
     - beta: shift of shape (D,).
     - bn_param: dict as described at the top of this file; updated in place in train mode.
+      Its running_mean and running_var have shape (D,).
 
     Returns a tuple of:
     - out: shape (N, D), same dtype and device as x.
@@ -72,12 +78,14 @@ def spatial_batchnorm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.
     - gamma: scale of shape (C,).
     - beta: shift of shape (C,).
     - bn_param: dict as described at the top of this file; updated in place in train mode.
+      Its running_mean and running_var have shape (C,): one value per channel.
 
     Returns a tuple of:
     - out: shape (N, C, H, W), same dtype and device as x.
     - cache: whatever spatial_batchnorm_backward needs.
 
-    Hint: batchnorm_forward above already does the work for (N, D) data.
+    Hint: batchnorm_forward above already does the work for (N, D) data. Move the
+    channel axis last and flatten, (N, C, H, W) -> (N*H*W, C), normalize, and undo both.
     """
     # YOUR CODE HERE: spatial_batchnorm_forward
     raise NotImplementedError("spatial_batchnorm_forward is not implemented yet: write it in source/batchnorm.py")
@@ -95,6 +103,9 @@ def spatial_batchnorm_backward(dout: torch.Tensor, cache: object
     - dx: gradient with respect to x, shape (N, C, H, W).
     - dgamma: gradient with respect to gamma, shape (C,).
     - dbeta: gradient with respect to beta, shape (C,).
+
+    Hint: if your forward went through batchnorm_forward on (N*H*W, C) data, permute and
+    reshape dout the same way, call batchnorm_backward, and bring dx back to (N, C, H, W).
     """
     # YOUR CODE HERE: spatial_batchnorm_backward
     raise NotImplementedError("spatial_batchnorm_backward is not implemented yet: write it in source/batchnorm.py")

@@ -3,7 +3,9 @@
 A student opens the notebook in JupyterLab and runs it, so this test does the same: the
 solution submission must run from top to bottom without an error and show its figures;
 the released stubs must fail only in the cells that call an unwritten function, each time
-with a NotImplementedError. Screenshots go to build/artifacts/browser/ for a human to look at.
+with a NotImplementedError; and the student's loop works: a failing check cell passes when
+run again after the function is written in source/*.py in JupyterLab's editor and saved.
+Screenshots go to build/artifacts/browser/ for a human to look at.
 
 Needs Debian's chromium at /usr/bin/chromium and the playwright package (see .ci/run);
 skipped with the reason when either is missing.
@@ -230,7 +232,7 @@ def test_solution_runs_all_cells_without_errors(solution_run):
     silent = [i for i, (cell, c) in enumerate(zip(nb.cells, cells))
               if cell.cell_type == "code" and "print(" in cell.source and not c["text"]]
     assert not silent, f"cells that should print but show nothing after Run All: {silent}"
-    assert "5 of 5 checks pass" in cells[-1]["text"], cells[-1]["text"]
+    assert "6 of 6 checks pass" in cells[-1]["text"], cells[-1]["text"]
 
 
 def test_solution_shows_figures_and_plots(solution_run):
@@ -278,8 +280,70 @@ def test_stubs_fail_only_where_code_is_missing(browser, lab, artifacts):
             assert re.search(r"write it in source/\w+\.py", line), f"cell {i}: {line}"
 
         selfcheck = cells[-1]["text"]
-        assert "0 of 5 checks pass" in selfcheck, selfcheck
-        assert selfcheck.count("NOT IMPLEMENTED") == 5, selfcheck
+        assert "0 of 6 checks pass" in selfcheck, selfcheck
+        # Five code checks, and question (e), which the stub notebook does not answer yet.
+        assert selfcheck.count("NOT IMPLEMENTED") == 6, selfcheck
         _screenshot_cell(page, len(cells) - 1, artifacts / "stubs-2-selfcheck.png")
     finally:
         page.close()
+
+
+def test_student_loop_edit_source_then_rerun_the_check(browser, lab, artifacts):
+    """The loop a student goes through: the notebook open in JupyterLab, a check cell that
+    fails on the stub, the function written in source/*.py in JupyterLab's editor and saved,
+    the same check cell run again in the same kernel, and now it passes."""
+    _, _, root = lab
+    build.release(root / "loop")
+    nb = nbformat.read(root / "loop" / build.NOTEBOOK, as_version=4)
+    check = next(i for i, c in enumerate(nb.cells)
+                 if c.cell_type == "code" and "worked example: OK" in c.source)
+    rel = "source/cross_correlation.py"
+    solved = build.unmark_python((build.MASTER / rel).read_text(encoding="utf-8"), rel)
+    notebook = _open_notebook(browser, lab, "loop/assignment.ipynb")
+    editor = None
+    try:
+        _run_menu(notebook, "Run All Cells")  # stops at the first unwritten function
+        before = _cells(notebook)[check]
+        assert before["errors"] and "NotImplementedError" in before["errors"][0], before
+
+        # Write the function in JupyterLab's own file editor and save it there.
+        editor = _open_file(browser, lab, f"loop/{rel}")
+        editor.locator(".jp-FileEditor .cm-content").first.click()
+        editor.keyboard.press("Control+a")
+        editor.keyboard.insert_text(solved)
+        editor.keyboard.press("Control+s")
+        on_disk = root / "loop" / rel
+        deadline = time.monotonic() + 30
+        while on_disk.read_text(encoding="utf-8") != solved:
+            assert time.monotonic() < deadline, "the editor did not save the file"
+            time.sleep(0.3)
+        editor.screenshot(path=str(artifacts / "loop-1-editor.png"))
+
+        # Back in the notebook: select the check cell and run it again (Ctrl+Enter).
+        notebook.bring_to_front()
+        cell = notebook.locator(
+            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(check)
+        cell.scroll_into_view_if_needed()
+        cell.locator(".jp-InputPrompt").first.click()
+        notebook.keyboard.press("Control+Enter")
+        _wait_until_idle(notebook)
+        after = _cells(notebook)[check]
+        _screenshot_cell(notebook, check, artifacts / "loop-2-check-passes.png")
+        assert not after["errors"], _final_error_line(after["errors"][0])
+        assert "worked example: OK" in after["text"], after["text"]
+    finally:
+        notebook.close()
+        if editor is not None:
+            editor.close()
+
+
+def _open_file(browser: object, lab: tuple[str, str, Path], rel: str) -> object:
+    """A page with rel open in JupyterLab's file editor."""
+    base, token, _ = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    workspace = re.sub(r"\W", "-", rel)
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{rel}?reset&token={token}")
+    page.wait_for_selector(".jp-FileEditor .cm-content")
+    page.wait_for_timeout(500)
+    return page

@@ -63,7 +63,8 @@ def status_lines(stdout: str) -> list[tuple[str, str]]:
 def test_bundle_holds_exactly_what_a_student_needs(release_dir: Path) -> None:
     figures = {f"figures/{p.name}" for p in (build.MASTER / "figures").glob("*.png")}
     assert figures, "the master has no figures"
-    expected = {"README.md", "requirements.txt", "selfcheck.py", "assignment.ipynb",
+    expected = {"README.md", "requirements.txt", "selfcheck.py", "read_answer_e.py",
+                "assignment.ipynb",
                 "source/__init__.py", "source/cross_correlation.py", "source/batchnorm.py",
                 "source/gradcheck.py"} | figures
     assert files_under(release_dir) == expected
@@ -154,7 +155,7 @@ def test_selfcheck_uses_no_grader_or_reference_code() -> None:
     modules |= {node.module.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.ImportFrom) and node.module}
     allowed = {"__future__", "signal", "sys", "threading", "time", "traceback", "collections",
-               "pathlib", "torch", "source", "IPython"}
+               "pathlib", "torch", "source", "IPython", "read_answer_e"}
     assert modules <= allowed, f"unexpected imports: {sorted(modules - allowed)}"
 
 
@@ -162,12 +163,15 @@ def test_selfcheck_on_the_stubs_says_not_implemented(release_dir: Path) -> None:
     done = selfcheck(release_dir)
     assert done.returncode != 0
     lines = status_lines(done.stdout)
-    assert [status for status, _ in lines] == ["NOT IMPLEMENTED"] * len(SELFCHECK_FUNCTIONS)
+    # The code checks, then question (e), which the stub notebook does not answer yet.
+    assert [status for status, _ in lines] == ["NOT IMPLEMENTED"] * (len(SELFCHECK_FUNCTIONS) + 1)
+    assert lines[-1][1].startswith("warm-up (e)")
+    assert "question (e) is not answered yet" in done.stdout
     for (_, title), name in zip(lines, SELFCHECK_FUNCTIONS):
         assert title.startswith(name.split("_forward")[0].split("_backward")[0]), title
     for name in set(SELFCHECK_FUNCTIONS):
         assert f"{name} is not implemented yet: write it in source/" in done.stdout
-    assert "0 of 5 checks pass" in done.stdout
+    assert "0 of 6 checks pass" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
 
 
@@ -176,8 +180,8 @@ def test_selfcheck_on_the_solution_passes_quickly(solution_dir: Path, tmp_path: 
     done = selfcheck(solution_dir, cwd=tmp_path)  # from another folder: imports still work
     seconds = time.monotonic() - start
     assert done.returncode == 0, done.stdout + done.stderr
-    assert [status for status, _ in status_lines(done.stdout)] == ["PASS"] * 5
-    assert "5 of 5 checks pass" in done.stdout
+    assert [status for status, _ in status_lines(done.stdout)] == ["PASS"] * 6
+    assert "6 of 6 checks pass" in done.stdout
     assert seconds < 10, f"the self-check took {seconds:.1f} s"
 
 
@@ -200,7 +204,7 @@ def test_selfcheck_wrong_shape_says_expected_and_got(solution_dir: Path, tmp_pat
     statuses = dict((title, status) for status, title in status_lines(done.stdout))
     assert statuses["cross_corr_2d: non-square input and kernel"] == "FAIL"
     assert "should have shape (3, 4)" in done.stdout and "got (4, 3)" in done.stdout
-    assert "3 of 5 checks pass" in done.stdout
+    assert "4 of 6 checks pass" in done.stdout
 
 
 def test_selfcheck_recognizes_a_flipped_kernel(solution_dir: Path, tmp_path: Path) -> None:
@@ -242,3 +246,113 @@ def test_unwritten_functions_name_themselves_and_their_file(release_dir: Path, r
         with pytest.raises(NotImplementedError) as info:
             function(*([None] * arity))
         assert str(info.value) == f"{name} is not implemented yet: write it in {rel}"
+
+
+# --- installing where students are --------------------------------------------------------
+
+def python_floor() -> tuple[int, int]:
+    """The oldest Python 3.x that every pinned student package accepts, from the metadata of
+    the installed packages (their Requires-Python)."""
+    from importlib.metadata import metadata
+
+    from packaging.specifiers import SpecifierSet
+
+    specs = {name: SpecifierSet(metadata(name).get("Requires-Python") or "")
+             for name in build.STUDENT_PACKAGES}
+    for minor in range(6, 30):
+        if all(spec.contains(f"3.{minor}.0") for spec in specs.values()):
+            return 3, minor
+    raise AssertionError(f"no Python 3 satisfies {specs}")
+
+
+def test_readme_states_the_python_floor_that_the_pins_need(release_dir: Path) -> None:
+    major, minor = python_floor()
+    assert (major, minor) >= (3, 11)  # numpy 2.4 and matplotlib 3.11 need it at least
+    text = (release_dir / "README.md").read_text(encoding="utf-8")
+    stated = re.findall(r"Python (\d+)\.(\d+) or newer", text)
+    assert stated, "the student README states no Python version"
+    assert {(int(a), int(b)) for a, b in stated} == {(major, minor)}, stated
+    assert f"Python {major}.{minor} or newer" in (release_dir / "requirements.txt").read_text()
+
+
+def test_readme_gives_the_cpu_torch_command(release_dir: Path) -> None:
+    command = (".venv/bin/pip install -r requirements.txt --extra-index-url "
+               "https://download.pytorch.org/whl/cpu")
+    assert command in (release_dir / "README.md").read_text(encoding="utf-8")
+    assert "https://download.pytorch.org/whl/cpu" in (release_dir / "requirements.txt").read_text()
+
+
+# --- the docstrings say what the spec says ---------------------------------------------------
+
+def docstring(rel: str, function: str) -> str:
+    tree = ast.parse((build.REPO / rel).read_text(encoding="utf-8"))
+    [node] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function]
+    return ast.get_docstring(node) or ""
+
+
+@pytest.mark.parametrize("function", ["spatial_batchnorm_forward"])
+def test_spatial_docstrings_give_running_statistics_shape_c(function: str) -> None:
+    text = docstring("source/batchnorm.py", function)
+    assert re.search(r"running_mean and running_var have shape \(C,\)", text), text
+    assert "(D,)" not in text
+
+
+def test_vanilla_docstring_gives_running_statistics_shape_d() -> None:
+    text = docstring("source/batchnorm.py", "batchnorm_forward")
+    assert re.search(r"running_mean and running_var have shape \(D,\)", text), text
+
+
+def test_spatial_docstrings_never_say_d() -> None:
+    for function in ("spatial_batchnorm_forward", "spatial_batchnorm_backward"):
+        assert "(D,)" not in docstring("source/batchnorm.py", function)
+        assert "(N, D)" not in docstring("source/batchnorm.py", function).split("Hint")[0]
+
+
+# --- the gradient check tells the truth -----------------------------------------------------
+
+def test_gradient_check_threshold_has_a_tenfold_margin(solution_dir: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notebook's gradient check and the self-check, run on the reference: the errors
+    they print are what the text promises, and the threshold is at least ten times larger."""
+    import contextlib
+    import inspect
+    import io
+
+    monkeypatch.syspath_prepend(str(solution_dir))
+    for name in [m for m in sys.modules if m == "source" or m.startswith("source.")]:
+        monkeypatch.delitem(sys.modules, name)
+    import source.gradcheck as gradcheck
+    from source import batchnorm
+
+    assert inspect.signature(gradcheck.eval_numerical_gradient_array).parameters[
+        "h"].default == 1e-5
+    nb = nbformat.read(solution_dir / build.NOTEBOOK, as_version=4)
+    [cell] = [c for c in nb.cells if c.cell_type == "code"
+              and "eval_numerical_gradient_array(lambda v" in c.source]
+    [threshold] = {float(t) for t in re.findall(r"error < ([0-9.e-]+)", cell.source)}
+    [text] = [c.source for c in nb.cells if c.cell_type == "markdown"
+              and "### Gradient check" in c.source]
+    assert "h = 10^{-5}" in text and "about $10^{-8}$" in text
+    assert f"10^{{{round(__import__('math').log10(threshold))}}}" in text
+
+    import torch
+    namespace = {"torch": torch, "rel_error": gradcheck.rel_error,
+                 "eval_numerical_gradient_array": gradcheck.eval_numerical_gradient_array,
+                 "spatial_batchnorm_forward": batchnorm.spatial_batchnorm_forward,
+                 "spatial_batchnorm_backward": batchnorm.spatial_batchnorm_backward}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(cell.source, namespace)
+    errors = {k: float(v) for k, v in re.findall(r"(\w+) relative error: (\S+)", out.getvalue())}
+    assert sorted(errors) == ["dbeta", "dgamma", "dx"]
+    assert max(errors.values()) * 10 <= threshold, errors
+    assert 1e-9 < errors["dx"] < 1e-7, "the text says about 1e-8 for dx"
+
+    spec = importlib.util.spec_from_file_location("selfcheck_ref", solution_dir / "selfcheck.py")
+    selfcheck_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(selfcheck_module)
+    seen: list[float] = []
+    real = gradcheck.rel_error
+    monkeypatch.setattr(gradcheck, "rel_error", lambda a, b: seen.append(real(a, b)) or seen[-1])
+    selfcheck_module.check_gradients()
+    assert len(seen) == 3 and max(seen) * 10 <= selfcheck_module.GRADIENT_TOLERANCE, seen

@@ -61,40 +61,64 @@ def test_curves_are_reproducible(curves: dict[str, list[float]]) -> None:
     assert figures.train_run(LEARNING_RATES["good"]) == curves["good"]
 
 
+def late_noise(curve: list[float]) -> float:
+    """Spread of the epoch-to-epoch changes over the second half of a run."""
+    late = curve[len(curve) // 2:]
+    steps = [b - a for a, b in zip(late, late[1:])]
+    mean = sum(steps) / len(steps)
+    return (sum((s - mean) ** 2 for s in steps) / len(steps)) ** 0.5
+
+
 def test_curves_have_the_classic_shapes(curves: dict[str, list[float]]) -> None:
     low, good, high, very_high = (curves[label] for label in LABELS)
     start = good[0]
     assert all(c[0] == start for c in curves.values()), "runs must share the starting weights"
-    finals = {label: c[-1] for label, c in curves.items()}
-    # good: reaches by far the lowest loss.
-    assert finals["good"] == min(finals.values()) and finals["good"] < 0.2 * start
-    # very high: the loss ends above where it started (diverges), the highest of all.
-    assert finals["very high"] > start and finals["very high"] == max(finals.values())
-    assert max(very_high[1:3]) > 2 * start, "very high should blow up right away"
-    # low: decreases at almost every epoch, but slowly: still far above good at the end.
-    steps_down = sum(b < a for a, b in zip(low, low[1:]))
-    assert steps_down >= 0.95 * (len(low) - 1)
-    assert finals["low"] > 0.5 * start and finals["low"] > 5 * finals["good"]
-    assert low[-2] - low[-1] > 0, "low is still improving at the end"
-    # high: a quick early drop, then a plateau well above good, never back to the start.
-    assert min(high[1:11]) < low[10], "high should drop faster than low at first"
-    assert finals["high"] > 5 * finals["good"] and max(high[10:]) < start
+    # The final level: mean of the last five epochs, so one noisy epoch does not decide.
+    final = {label: sum(c[-5:]) / 5 for label, c in curves.items()}
+    # Ordering of the final losses: good < high < low < start < very high, with room between.
+    assert final["good"] < final["high"] < final["low"] < start < final["very high"], final
+    assert final["high"] > 5 * final["good"], "high must stall at a clearly worse level"
+    assert final["low"] - final["high"] > 0.15 * start, "low and high must not end alike"
+
+    # good: fast and low.
+    assert min(good[1:11]) < 0.5 * start and final["good"] < 0.1 * start
+
+    # low: slow, monotone, nearly linear, far from converged.
+    assert all(b < a for a, b in zip(low, low[1:])), "low must go down at every epoch"
+    half = len(low) // 2
+    first, second = low[0] - low[half], low[half] - low[-1]
+    assert second > 0.5 * first, "low must be nearly linear, not fast-then-flat"
+    assert final["low"] > 0.75 * start, "low must still be far from converged"
+    line = [low[0] + (low[-1] - low[0]) * i / (len(low) - 1) for i in range(len(low))]
+    assert max(abs(a - b) for a, b in zip(low, line)) < 0.2 * (low[0] - low[-1])
+
+    # high: a fast first drop (well ahead of low), then a noisy plateau.
+    assert min(high[1:6]) < 0.75 * start and min(high[1:6]) < low[5] - 0.2 * start
     late = high[len(high) // 2:]
-    assert max(late) - min(late) < 0.3 * start, "high should plateau in the second half"
-    assert sum(late[:10]) / 10 - sum(late[-10:]) / 10 < 0.1 * start
+    assert min(late) > 3 * final["good"], "high must not reach the good run's level"
+    assert late_noise(high) > 5 * late_noise(good) and late_noise(high) > 50 * late_noise(low)
+    assert sum(b > a for a, b in zip(late, late[1:])) >= len(late) // 4, "high must be noisy"
+
+    # very high: diverges at once and never comes back below the start.
+    assert max(very_high[1:3]) > 10 * start, "very high should blow up right away"
+    assert min(very_high[1:]) > 2 * start
 
 
 def test_figure_e_panels_follow_the_key() -> None:
     fake = {label: [float(i + 1)] * 5 for i, label in enumerate(LABELS)}
     fig = figures.draw_e(fake)
-    axes = [ax for ax in fig.axes if ax.get_title()]
+    axes = [ax for ax in fig.axes if ax.get_title() in PANEL_LABELS]
     assert [ax.get_title() for ax in axes] == ["A", "B", "C", "D"]
     top = figures.Y_TOP * fake[PANEL_LABELS["A"]][0]
     for ax in axes:
-        expected = min(fake[PANEL_LABELS[ax.get_title()]][0], 0.98 * top)
-        assert list(ax.lines[0].get_ydata()) == [expected] * 5
+        loss = fake[PANEL_LABELS[ax.get_title()]]
+        assert list(ax.lines[1].get_ydata()) == loss, "the curve is drawn as it is, unclipped"
+        assert ax.get_ylim() == (0, top)
         text = " ".join(t.get_text() for t in ax.texts).lower()
         assert not any(label in text for label in ("low", "good", "high"))
+        # A run that leaves the shared axis says so and is shown whole on a log scale.
+        assert bool(ax.texts) == (loss[0] > top)
+        assert bool(ax.child_axes) == (loss[0] > top)
 
 
 def test_committed_figures_are_reproducible(tmp_path: Path) -> None:
@@ -107,6 +131,8 @@ def test_committed_figures_are_reproducible(tmp_path: Path) -> None:
             f"{name} is stale: run `python -m autograder figures` and `build`")
     h = figures.figure_h(tmp_path / "h.png")
     assert h.read_bytes() == (figures.ANSWER_FIGURES / "h_networks.png").read_bytes()
+    blocks = figures.figure_h_blocks(tmp_path / "blocks.png")
+    assert blocks.read_bytes() == (figures.ANSWER_FIGURES / "h_blocks.png").read_bytes()
 
 
 def test_figure_h_numbers() -> None:
@@ -115,6 +141,66 @@ def test_figure_h_numbers() -> None:
     errors = [v[2] for v in figures.NETWORKS.values()]
     assert errors == sorted(errors, reverse=True)
     assert "answer_figures/h_networks.png" in build.model_answers()["h"]
+    assert "answer_figures/h_blocks.png" in build.model_answers()["h"]
+
+
+def test_figure_h_sketches_show_the_three_building_blocks() -> None:
+    from matplotlib.figure import Figure
+
+    for draw, needles in ((figures._vgg, ["3×3 conv", "max pool"]),
+                          (figures._inception, ["1×1 conv\n(reduce)", "3×3 conv", "5×5 conv",
+                                                "concatenate"]),
+                          (figures._residual, ["+", "identity", "F(x)"])):
+        ax = Figure().subplots()
+        draw(ax)
+        text = " ".join(t.get_text() for t in ax.texts)
+        for needle in needles:
+            assert needle in text, (draw.__name__, needle)
+
+
+# --- the written answers -------------------------------------------------------------------
+
+def rubric(letter: str) -> str:
+    text = (build.REPO / "written_answers.md").read_text(encoding="utf-8")
+    section = text.split(f"<!-- /answer:{letter} -->", 1)[1].split("\n---", 1)[0]
+    return section
+
+
+@pytest.mark.parametrize("letter", list("abcdfghij"))
+def test_every_rubric_has_the_six_levels(letter: str) -> None:
+    levels = re.findall(r"^- \*\*(\d(?:\.\d)?):\*\*", rubric(letter), re.M)
+    assert levels == ["2.5", "2", "1.5", "1", "0.5", "0"], levels
+
+
+def test_written_answers_fix_the_known_imprecisions() -> None:
+    answers = build.model_answers()
+    assert "18–152" in answers["h"] and "1202" in answers["h"] and "CIFAR-10" in answers["h"]
+    assert "internal covariate shift" in answers["b"] and "disputes" in answers["b"]
+    assert "unbiased" in answers["i"] and "baseline" in answers["i"]
+    assert "not computed everywhere" in answers["i"]
+    assert "PReLU" in answers["f"] and "PReLU" in rubric("f")
+
+
+def test_model_answer_e_describes_the_real_runs(curves: dict[str, list[float]]) -> None:
+    text = build.model_answers()["e"]
+    low, good, high, very_high = (curves[label] for label in LABELS)
+
+    def stated(pattern: str) -> float:
+        match = re.search(pattern, text)
+        assert match, pattern
+        return float(match.group(1))
+
+    assert abs(stated(r"to about ([0-9.]+) after 60 epochs") - low[-1]) < 0.02
+    assert abs(stated(r"the lowest\s+value of the four, about ([0-9.]+)") - good[-1]) < 0.01
+    assert abs(stated(r"\(to 0\.5 after 5 epochs\)".replace("0\\.5", "([0-9.]+)"))
+               - good[5]) < 0.02
+    assert abs(stated(r"from 1\.08 to about ([0-9.]+) \(off") - max(very_high)) < 2
+    late = high[len(high) // 2:]
+    assert abs(stated(r"between about ([0-9.]+) and") - min(late)) < 0.06
+    assert abs(stated(r"between about [0-9.]+ and ([0-9.]+)") - max(late)) < 0.06
+    low_end, high_end = stated(r"stays between about ([0-9.]+) and"), stated(
+        r"stays between about [0-9.]+ and ([0-9.]+)")
+    assert low_end - 0.5 < min(very_high[2:]) and max(very_high[2:]) < high_end + 0.5
 
 
 # --- normalize_label ---------------------------------------------------------------------
@@ -125,13 +211,15 @@ def test_figure_h_numbers() -> None:
     ("high", "high"), ("iii", "high"), ("High learning-rate", "high"),
     ("very high", "very high"), ("very-high", "very high"), ("very high lr", "very high"),
     ("VERY_HIGH", "very high"), ("(iv)", "very high"), ("veryhigh", "very high"),
+    ("Good ", "good"), ("(iv) Very high learning rate", "very high"),
+    ("(i) Low learning rate", "low"), ("iii high", "high"),
 ])
 def test_normalize_label_accepts_spellings(text: str, label: str) -> None:
     assert normalize_label(text) == label
 
 
 @pytest.mark.parametrize("text", ["", "medium", "v", "high low", "learning rate", None, 3,
-                                  ["low"], "not low"])
+                                  ["low"], "not low", "(i) high", "(iv) low"])
 def test_normalize_label_rejects_other_text(text: object) -> None:
     assert normalize_label(text) is None
 
@@ -203,7 +291,7 @@ def test_answers_in_other_spellings_and_item_assignments(bundles: dict[str, Path
 
 @pytest.mark.parametrize("source, needle", [
     ("answer_e = {'A': 'low'", "not valid Python"),
-    ("answer_e = dict(A='low', B='good', C='high', D='very high')", "literal"),
+    ("answer_e = dict(zip('ABCD', ['low', 'good', 'high', 'very high']))", "plain strings"),
     ("answer_e = ['low', 'good', 'high', 'very high']", "must be a dict"),
     ("labels = {'A': 'low'}", "no assignment"),
     ("answer_e['A'] = 'low'", "before it is assigned"),

@@ -12,11 +12,15 @@ def rel_error(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def eval_numerical_gradient_array(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                                  df: torch.Tensor, h: float = 1e-6) -> torch.Tensor:
+                                  df: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     """Central-difference estimate of the gradient of sum(f(x) * df) with respect to x.
 
     f is called with x perturbed one element at a time (x is restored afterwards), so use
     float64 tensors: in float32 the rounding error of f swamps a step as small as h.
+    The default h = 1e-5 (as in CS231n) balances the two errors of a central difference:
+    a larger step makes the truncation error (about h**2) grow, a smaller one makes the
+    rounding error of f (about 1e-16 / h) grow. With h = 1e-6 a perfect backward already
+    shows relative errors near 1e-7.
 
     Inputs:
     - f: function of one tensor returning a tensor shaped like df.
