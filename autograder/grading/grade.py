@@ -16,7 +16,7 @@ import nbformat
 import torch
 
 from .. import points, warmup
-from . import assignment, hidden_tests, static
+from . import assignment, hidden_tests, review, static
 from . import reports as views
 from .sandbox import CallResult, Limits, Sandbox
 
@@ -219,6 +219,12 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
                                  fraction * points.TESTS["warmup_e_learning_rates"][1], message))
 
     reports = {m: static.analyse(path / "source" / f"{m}.py", m) for m in SECTION_OF_MODULE}
+    # Every file under source/: a file Python would read differently from the checks stops
+    # all grading of code (any module may import it); the rest are notes for a person.
+    reviewed = review.review(path / "source")
+    for report in reports.values():
+        report.problem = report.problem or next(iter(reviewed.problems), None)
+    flags += reviewed.notes
     for report in reports.values():
         flags += report.notes
         if report.problem:
