@@ -409,9 +409,11 @@ class Child:
         guard = _guard_problem(reply, msg) if msg.get("cmd") == "call" else None
         if not reply.get("ok"):
             error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+            forbidden = _str_list(reply.get("forbidden"))
+            families = {f.split(":")[0] for f in forbidden}
+            forbidden += [d for d in _denied(error) if d.split(":")[0] not in families]
             return CallResult(False, error=error, stage=str(reply.get("stage", "")),
-                              forbidden=_str_list(reply.get("forbidden")) + _denied(error),
-                              guard=guard)
+                              forbidden=forbidden, guard=guard)
         try:
             value = self.codec.decode(reply.get("value", {"t": "py", "v": None}), reply_blobs)
             after = self.codec.decode(reply.get("args_after", {"t": "list", "items": []}),

@@ -108,11 +108,14 @@ class Watch:
     def __enter__(self):
         self.found.clear()
         self.active = True
+        self.armed = (self.rules, self.function)
         self.mode = self.mode_class()
         self.mode.__enter__()
         return self
 
     def __exit__(self, *exc):
+        if self.active is not True or (self.rules, self.function) != self.armed:
+            self.found.add("tampering: the guard was switched off during the call")
         self.active = False
         try:
             self.mode.__exit__(*exc)

@@ -41,6 +41,7 @@ from wire import Codec, Handle, recv_msg, recv_with_fds, send_msg, shared_tensor
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
 WATCH: Watch | None = None
+_PROBE = Watch.probe
 
 
 PRELOAD = ("math", "cmath", "itertools", "functools", "collections", "collections.abc",
@@ -453,7 +454,8 @@ class Server:
         """The guard's answer to a banned operator, for the judge: a missing or wrong
         answer (the nonce) means the guard was disabled."""
         try:
-            problem = self.watch.probe()
+            problem = self.watch.probe() if type(self.watch).probe is _PROBE \
+                else "the guard's probe was replaced"
         except BaseException as exc:
             problem = f"the probe raised {type(exc).__name__}"
         return {"nonce": msg.get("nonce"), "ok": problem is None, "problem": problem}
