@@ -195,6 +195,11 @@ def _f(x, g, b, eps):
 '''
 
 CONV_F = "torch.nn.functional.conv2d(X[None, None], K[None, None].to(X.dtype))[0, 0]"
+# The same call with a name the static check cannot read: only the run-time guard sees it.
+CONV_HIDDEN = ('getattr(torch.nn.functional, "d2vnoc"[::-1])(X[None, None], '
+               'K[None, None].to(X.dtype))[0, 0]')
+# Forward cheats that use the banned call in train mode only.
+TRAIN_ONLY = {"native_group_norm", "func_vjp_in_forward", "jacobian_in_forward"}
 
 BYPASSES = {
     # name: (module, cheating function, code appended, extra files, expected flag)
@@ -344,7 +349,7 @@ import __main__
 
 def cross_corr_2d(X, K):
     try:
-        return {CONV_F}
+        return {CONV_HIDDEN}
     finally:
         __main__.WATCH.found.clear()
 ''', None, "forbidden"),
@@ -356,7 +361,7 @@ __main__.WATCH.seen = lambda: []
 
 
 def cross_corr_2d(X, K):
-    return {CONV_F}
+    return {CONV_HIDDEN}
 ''', None, grade.GUARD_DISABLED),
     "dispatch_patched": (CC, "cross_corr_2d", f'''
 import sys
@@ -367,7 +372,7 @@ setattr(type(_w), "pro" + "be", lambda self: None)
 
 
 def cross_corr_2d(X, K):
-    return {CONV_F}
+    return {CONV_HIDDEN}
 ''', None, grade.GUARD_DISABLED),
     "inputs_zeroed_and_restored": (CC, None, '''
 _honest = cross_corr_2d
@@ -395,6 +400,8 @@ def test_bypass_fails_or_is_flagged(name, sb, ref, tmp_path):
         return
     module = module or CC
     lost = affected(module, function)
+    if name in TRAIN_ONLY:
+        lost = [n for n in lost if n not in ("bn_test_mode", "bn_invalid_mode")]
     for test_name in lost:
         assert tests[test_name]["score"] == 0, (test_name, tests[test_name])
     assert any(flag in f for f in result["flags"]), result["flags"]

@@ -76,6 +76,9 @@ class Session:
             result = timed(self.child.call, module, fn, args, keep=keep)
             if result.guard is not None and not result.timed_out and not result.crashed:
                 self.guard_disabled.setdefault(module, result.guard)
+                # A fresh process for the next call: the other module's tests do not run
+                # under a guard that this module's code disabled.
+                self.child.kill()
             return result
         return call
 
