@@ -533,3 +533,68 @@ def test_allowed_tools_keep_full_marks_and_no_flag(name, sb, ref, tmp_path):
     key = assignment.SECTION_OF_MODULE[module]
     assert result["sections"][key]["score"] == points.section_max(key), result["tests"]
     assert result["flags"] == [], result["flags"]
+
+
+GUARD_SCRIPT = r'''
+import json, sys
+import numpy, torch
+sys.path.insert(0, sys.argv[1])
+from guard import ForbiddenOperation, Watch
+
+w = Watch(torch, numpy, json.loads(sys.argv[2]))
+leaf = torch.randn(3, requires_grad=True)
+f = lambda t: (t * t).sum()
+routes = {
+    "Tensor.backward": lambda: (leaf * 2).sum().backward(),
+    "autograd.grad": lambda: torch.autograd.grad(f(leaf), leaf),
+    "functional.jacobian": lambda: torch.autograd.functional.jacobian(f, torch.ones(3)),
+    "func.vjp": lambda: torch.func.vjp(f, torch.ones(3)),
+    "func.jvp": lambda: torch.func.jvp(f, (torch.ones(3),), (torch.ones(3),)),
+    "func.grad": lambda: torch.func.grad(f)(torch.ones(3)),
+    "engine": lambda: torch._C._ImperativeEngine().run_backward(
+        (f(leaf),), (torch.ones(()),), False, False, (leaf,), False, False),
+    "requires_grad_": lambda: torch.ones(3).requires_grad_(),
+}
+out = {}
+for name, route in routes.items():
+    try:
+        with w.scope(["autograd"], "spatial_batchnorm_backward"):
+            route()
+        out[name] = "ran"
+    except ForbiddenOperation as exc:
+        out[name] = str(exc)
+# Built before the guard: a graph or a pullback kept in a cache is seen afterwards.
+_, pullback = torch.func.vjp(f, torch.ones(3))
+out["cache_graph"] = w.autograd_left([None, [(leaf * 2,)]])
+out["cache_pullback"] = w.autograd_left([None, [{"p": pullback}]])
+out["honest"] = w.autograd_left([torch.ones(2), [{"k": torch.zeros(1)}, 1.0, "x"]])
+with w.scope(["autograd"], "spatial_batchnorm_backward"):
+    class Mine:
+        def backward(self, d):
+            return d * 2
+    out["own_backward"] = float(Mine().backward(torch.ones(1)))
+    out["var_mean"] = [float(v) for v in torch.var_mean(torch.arange(4.0), correction=0)]
+out["probe"] = w.probe()
+print(json.dumps(out))
+'''
+
+
+def test_guard_sees_autograd_on_every_route(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    child = Path(wire.__file__).parent
+    proc = subprocess.run([sys.executable, "-c", GUARD_SCRIPT, str(child),
+                           json.dumps(assignment.guard_config())],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    for route in ("Tensor.backward", "autograd.grad", "functional.jacobian", "func.vjp",
+                  "func.jvp", "func.grad", "engine", "requires_grad_"):
+        assert out[route].startswith("autograd is not allowed in spatial_batchnorm_backward"), \
+            (route, out[route])
+    assert out["cache_graph"] and out["cache_pullback"], out
+    assert out["honest"] == []
+    assert out["own_backward"] == 2.0 and out["var_mean"] == [1.25, 1.5]
+    assert out["probe"] is None
