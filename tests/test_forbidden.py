@@ -598,3 +598,13 @@ def test_guard_sees_autograd_on_every_route(tmp_path):
     assert out["honest"] == []
     assert out["own_backward"] == 2.0 and out["var_mean"] == [1.25, 1.5]
     assert out["probe"] is None
+
+
+def test_encoding_cookie_in_a_graded_module_costs_its_section_only(sb, ref, tmp_path):
+    path = plant(ref, tmp_path)
+    target = path / "source" / "cross_correlation.py"
+    target.write_bytes(b"# -*- coding: utf-7 -*-\n" + target.read_bytes())
+    result = grade.grade_submission(path, sandbox=sb, timeout=TIMEOUT)
+    assert result["sections"]["cross_correlation"]["score"] == 0
+    assert result["sections"]["spatial_batchnorm"]["score"] == 25
+    assert any("utf-7" in f and "UTF-8" in f for f in result["flags"]), result["flags"]

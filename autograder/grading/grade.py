@@ -224,9 +224,12 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
     reports = {m: static.analyse(path / "source" / f"{m}.py", m) for m in SECTION_OF_MODULE}
     # Every file under source/: a file Python would read differently from the checks stops
     # all grading of code (any module may import it); the rest are notes for a person.
+    # (A graded module's own problem costs its section only: static.analyse reports it.)
     reviewed = review.review(path / "source")
+    shared = [p for p in reviewed.problems
+              if not any(p.startswith(f"source/{m}.py ") for m in reports)]
     for report in reports.values():
-        report.problem = report.problem or next(iter(reviewed.problems), None)
+        report.problem = report.problem or next(iter(shared), None)
     flags += reviewed.notes
     for report in reports.values():
         flags += report.notes
