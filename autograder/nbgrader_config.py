@@ -21,11 +21,11 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # template dict above the region and must not raise.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE"}
 
-# The students' own implementations are graded, never the master copies.
-c.Autograde.exclude_overwriting = {
-    "hw1": ["source/__init__.py", "source/cross_correlation.py", "source/batchnorm.py",
-            "source/gradcheck.py"],
-}
+# The students' own implementations are graded, never the master copies: the list comes
+# from the one description of the assignment.
+from autograder.grading import assignment  # noqa: E402
+
+c.Autograde.exclude_overwriting = {"hw1": assignment.exclude_overwriting()}
 
 # The master source/*.py hold solution regions: strip them from nbgrader's release folder
 # exactly as `python -m autograder release` does.

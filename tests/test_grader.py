@@ -200,14 +200,17 @@ def test_static_check_ignores_words_in_docstrings_and_own_names(tmp_path):
     assert _analyse(tmp_path, "batchnorm", code).forbidden == {}
 
 
-def test_static_check_autograd_only_forbidden_in_backward(tmp_path):
+def test_static_check_autograd_forbidden_in_forward_and_backward(tmp_path):
+    """SPEC.md: autograd in the forward or the backward (a forward that keeps a graph or a
+    pullback in its cache moves autograd out of the backward)."""
     code = ("import torch\n"
             "def spatial_batchnorm_forward(x, gamma, beta, bn_param):\n"
             "    return x, x.requires_grad_()\n"
             "def spatial_batchnorm_backward(dout, cache):\n"
             "    cache.backward(dout)\n    return cache.grad, None, None\n")
     report = _analyse(tmp_path, "batchnorm", code)
-    assert list(report.forbidden) == ["spatial_batchnorm_backward"]
+    assert sorted(report.forbidden) == ["spatial_batchnorm_backward",
+                                        "spatial_batchnorm_forward"]
 
 
 def test_static_check_reports_unreadable_modules(tmp_path):

@@ -15,7 +15,7 @@ import nbformat
 import torch
 
 from .. import points, warmup
-from . import files, hidden_tests, static
+from . import assignment, files, hidden_tests, review, static
 from . import reports as views
 from .sandbox import CallResult, Limits, Sandbox
 
@@ -24,10 +24,10 @@ DEFAULT_TEST_TIMEOUT = 10.0
 MAX_NOTEBOOK_BYTES = 20 << 20
 NOTEBOOK = "assignment.ipynb"
 TEMPLATE_ANSWER = "YOUR ANSWER HERE"
-SECTION_OF_MODULE = {"cross_correlation": "cross_correlation", "batchnorm": "spatial_batchnorm"}
+SECTION_OF_MODULE = assignment.SECTION_OF_MODULE
 # What SPEC.md forbids in each module: a convolution inside batchnorm.py is odd, not banned.
-FORBIDDEN_FAMILIES = {"cross_correlation": {"convolution", "tampering"},
-                      "batchnorm": {"batch_norm", "autograd", "tampering"}}
+FORBIDDEN_FAMILIES = assignment.FORBIDDEN_FAMILIES
+GUARD_DISABLED = "the grader's guard was disabled"
 # After this many timeouts in one section, its remaining tests fail without running.
 TIMEOUTS_PER_SECTION = 2
 
@@ -40,6 +40,7 @@ class Session:
         self.child = None
         self.broken: dict[str, CallResult] = {}  # module -> failed import
         self.loaded: set[str] = set()  # modules the current child imported successfully
+        self.guard_disabled: dict[str, str] = {}  # module -> why its guard stopped answering
 
     def caller(self, module: str, budget: float):
         """A call function for one test: its calls share `budget` seconds of the student's
@@ -71,7 +72,13 @@ class Session:
                         output=loaded.output, stage="import")
                     return self.broken[module]
                 self.loaded.add(module)
-            return timed(self.child.call, module, fn, args, no_autograd=no_autograd, keep=keep)
+            result = timed(self.child.call, module, fn, args, keep=keep)
+            if result.guard is not None and not result.timed_out and not result.crashed:
+                self.guard_disabled.setdefault(module, result.guard)
+                # A fresh process for the next call: the other module's tests do not run
+                # under a guard that this module's code disabled.
+                self.child.kill()
+            return result
         return call
 
     def close(self) -> None:
@@ -214,6 +221,15 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
                                  fraction * points.TESTS["warmup_e_learning_rates"][1], message))
 
     reports = {m: static.analyse(path / "source" / f"{m}.py", m) for m in SECTION_OF_MODULE}
+    # Every file under source/: a file Python would read differently from the checks stops
+    # all grading of code (any module may import it); the rest are notes for a person.
+    # (A graded module's own problem costs its section only: static.analyse reports it.)
+    reviewed = review.review(path / "source")
+    shared = [p for p in reviewed.problems
+              if not any(p.startswith(f"source/{m}.py ") for m in reports)]
+    for report in reports.values():
+        report.problem = report.problem or next(iter(shared), None)
+    flags += reviewed.notes
     for report in reports.values():
         flags += report.notes
         if report.problem:
@@ -260,6 +276,13 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
                 timeouts[section] = timeouts.get(section, 0) + 1
                 flags.append(f"timeout in {name} (limit {timeout:g} s)")
             tests.append(_test_entry(name, fraction * points.TESTS[name][1], message))
+        for module, why in session.guard_disabled.items() if session else ():
+            key = SECTION_OF_MODULE[module]
+            flags.append(f"{GUARD_DISABLED} in source/{module}.py ({why}): the "
+                         f"{key} tests score 0")
+            tests = [_test_entry(t["name"], 0.0, f"scored 0: {GUARD_DISABLED} while your "
+                                 f"code ran ({why})") if t["section"] == key else t
+                     for t in tests]
         if runtime_forbidden:
             flags.append("forbidden operation at run time: " + "; ".join(sorted(runtime_forbidden)))
     finally:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -24,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import files
+from . import assignment, files
 from .child import wire
 from .child.wire import Codec, Handle, ProtocolError, recv_msg, send_msg
 
@@ -59,6 +60,7 @@ class CallResult:
     crashed: bool = False
     elapsed: float = 0.0
     output: str = ""
+    guard: str | None = None  # why the guard's probe failed (None: it answered, or no call)
 
     def describe(self) -> str:
         """A sentence for the student about what went wrong."""
@@ -248,7 +250,7 @@ class Sandbox:
                   "memory_bytes": self.limits.memory_bytes,
                   "max_processes": self.limits.max_processes,
                   "file_bytes": self.limits.file_bytes, "cpu_seconds": self.limits.cpu_seconds,
-                  "disable": list(self.disable)}
+                  "disable": list(self.disable), "bans": assignment.guard_config()}
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1", "HOME": str(self.tmp), "PYTHONDONTWRITEBYTECODE": "1"}
@@ -388,11 +390,14 @@ class Child:
 
         self.codec = Codec(torch, numpy)
 
-    def _exchange(self, msg: dict, blobs: list[bytes], timeout: float) -> CallResult:
+    def _exchange(self, msg: dict, blobs: list[bytes], timeout: float,
+                  fds: list[int] = ()) -> CallResult:
         deadline = time.monotonic() + max(timeout, 0.01)
         try:
             self.sock.settimeout(max(timeout, 0.01))
             send_msg(self.sock, msg, blobs)
+            if fds:
+                wire.send_with_fds(self.sock, {"shm": len(fds)}, list(fds))
             self.sock.settimeout(max(deadline - time.monotonic(), 0.01))
             reply, reply_blobs = recv_msg(self.sock, deadline=deadline)
         except TimeoutError:
@@ -404,10 +409,14 @@ class Child:
             return CallResult(False, crashed=crashed, output=self.read_output(),
                               error=None if crashed else {"type": "ProtocolError",
                                                           "message": str(exc)})
+        guard = _guard_problem(reply, msg) if msg.get("cmd") == "call" else None
         if not reply.get("ok"):
             error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+            forbidden = _str_list(reply.get("forbidden"))
+            families = {f.split(":")[0] for f in forbidden}
+            forbidden += [d for d in _denied(error) if d.split(":")[0] not in families]
             return CallResult(False, error=error, stage=str(reply.get("stage", "")),
-                              forbidden=_str_list(reply.get("forbidden")))
+                              forbidden=forbidden, guard=guard)
         try:
             value = self.codec.decode(reply.get("value", {"t": "py", "v": None}), reply_blobs)
             after = self.codec.decode(reply.get("args_after", {"t": "list", "items": []}),
@@ -418,13 +427,14 @@ class Child:
                                             "message": f"unreadable result: {exc}"})
         return CallResult(True, value=value, args_after=after,
                           forbidden=_str_list(reply.get("forbidden")),
-                          elapsed=float(reply.get("elapsed", 0.0)))
+                          elapsed=float(reply.get("elapsed", 0.0)), guard=guard)
 
     def load(self, module: str, timeout: float) -> CallResult:
         return self._exchange({"cmd": "import", "module": module}, [], timeout)
 
     def call(self, module: str, fn: str, args: list, timeout: float,
-             no_autograd: bool = False, keep: tuple[int, ...] = ()) -> CallResult:
+             no_autograd: bool = False, keep: tuple[int, ...] = (),
+             rules: list[str] | None = None) -> CallResult:
         """Call source.<module>.<fn>(*args) in the child.
 
         keep: positions in a returned tuple that stay in the child (e.g. a cache) and come
@@ -432,8 +442,24 @@ class Child:
         """
         blobs: list[bytes] = []
         enc = self.codec.encode(list(args), blobs)
-        return self._exchange({"cmd": "call", "module": module, "fn": fn, "args": enc,
-                               "no_autograd": no_autograd, "keep": list(keep)}, blobs, timeout)
+        # Tensor arguments also travel in memory shared with the child, read back here
+        # after the call: whether the student's code modified its inputs is seen by the
+        # judge, not reported by the student's process.
+        shared = [i for i, a in enumerate(args) if wire.shareable(self.codec.torch, a)]
+        fds = [_memfd(args[i]) for i in shared]
+        msg = {"cmd": "call", "module": module, "fn": fn, "args": enc, "keep": list(keep),
+               "rules": rules if rules is not None else assignment.rules_for(module),
+               "nonce": secrets.token_hex(8), "shm": shared}
+        try:
+            result = self._exchange(msg, blobs, timeout, fds)
+            if result.ok and isinstance(result.args_after, list):
+                for i, fd in zip(shared, fds):
+                    if i < len(result.args_after):
+                        result.args_after[i] = _read_memfd(fd, args[i])
+            return result
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     def read_output(self) -> str:
         try:
@@ -460,6 +486,49 @@ class Child:
             except OSError:
                 pass
         self.kill()
+
+
+def _memfd(tensor: torch.Tensor) -> int:
+    data = tensor.detach().contiguous().numpy().tobytes()
+    fd = os.memfd_create("autograder-arg", os.MFD_CLOEXEC)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    return fd
+
+
+def _read_memfd(fd: int, like: torch.Tensor) -> torch.Tensor | None:
+    """The argument's memory after the call, as a tensor shaped like the original."""
+    size = like.numel() * like.element_size()
+    data = os.pread(fd, size + 1, 0)
+    if len(data) != size:
+        return None  # truncated or grown: not the input it was
+    import numpy
+    import torch
+
+    return torch.from_numpy(numpy.frombuffer(bytearray(data), dtype=like.numpy().dtype)
+                            .reshape(like.shape))
+
+
+def _guard_problem(reply: dict, msg: dict) -> str | None:
+    """None when the child's guard answered its probe for this very call."""
+    answer = reply.get("guard")
+    if not isinstance(answer, dict) or answer.get("nonce") != msg.get("nonce"):
+        return "the guard did not answer"
+    if answer.get("ok") is not True:
+        return str(answer.get("problem") or "the guard failed its probe")[:200]
+    return None
+
+
+def _denied(error: dict) -> list[str]:
+    """A ForbiddenOperation raised by the guard counts even when its record was erased."""
+    if error.get("type") != "ForbiddenOperation":
+        return []
+    message = str(error.get("message", ""))
+    for name, family in assignment.FAMILIES.items():
+        if message.startswith(f"{family.label} is not allowed"):
+            return [f"{name}: {message[:200]}"]
+    return [f"tampering: {message[:200]}"]
 
 
 def _str_list(value) -> list[str]:

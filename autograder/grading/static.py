@@ -13,34 +13,25 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import assignment
+
 MAX_SOURCE_BYTES = 1 << 20
 
-SIGNATURES = {
-    "cross_correlation": {"cross_corr_2d": ("X", "K")},
-    "batchnorm": {"spatial_batchnorm_forward": ("x", "gamma", "beta", "bn_param"),
-                  "spatial_batchnorm_backward": ("dout", "cache")},
-}
+SIGNATURES = assignment.SIGNATURES
 
-_CONV = re.compile(r"^(conv\d?d|conv_transpose\d?d|conv_tbc|convolution|_convolution|"
-                   r"\w*convolve\w*|\w*correlate\w*|mkldnn_convolution)$")
-_BATCHNORM = re.compile(r"^(batch_norm|\w*BatchNorm\w*|native_batch_norm\w*|"
-                        r"_native_batch_norm\w*|_batch_norm\w*|functional_batch_norm)$")
-# torch.func is matched as a dotted name: a plain variable called `func` is ordinary code.
-_AUTOGRAD = re.compile(r"^(autograd|backward|requires_grad_|vjp|jvp|jacobian|vjp_fn|"
-                       r"torch\.func(\.\w+)*|functorch(\.\w+)*)$")
 # Switching off the run-time operator watch (torch's dispatch-mode stack): never needed by
 # the assignment, and with a computed name for the forbidden call it would hide it.
 _TAMPER = re.compile(r"^(_python_dispatch|_disable_current_modes|_pop_mode\w*|_push_mode|"
                      r"\w*torch_dispatch_stack|_set_dispatch_mode|_unset_dispatch_mode|"
                      r"_DisableTorchDispatch|DisableTorchFunction\w*|_disable_torch_function\w*|"
                      r"_ExcludeDispatchKeyGuard|_python_dispatch\w*)$")
+_CONV = assignment.static_pattern("convolution")
 
-# module -> (family, pattern, functions it is forbidden in (None: all))
-RULES = {
-    "cross_correlation": [("convolution", _CONV, None), ("tampering", _TAMPER, None)],
-    "batchnorm": [("batch_norm", _BATCHNORM, None), ("tampering", _TAMPER, None),
-                  ("autograd", _AUTOGRAD, {"spatial_batchnorm_backward", "batchnorm_backward"})],
-}
+# module -> (family, pattern, functions it is forbidden in (None: all)); SPEC.md bans each
+# family anywhere in its module.
+RULES = {f.module: [(family, assignment.static_pattern(family), None) for family in f.bans]
+         + [(assignment.TAMPERING, _TAMPER, None)] for f in assignment.FILES}
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
 @dataclass
@@ -143,9 +134,9 @@ def _aliases(tree: ast.Module, pattern: re.Pattern) -> set[str]:
                                        for p in module.split(".") + [module])):
                     bad.add(alias.asname or parts[0])
                 if node.__class__ is ast.ImportFrom and node.module == "scipy" \
-                        and alias.name == "signal" and pattern is _CONV:
+                        and alias.name == "signal" and pattern.pattern == _CONV.pattern:
                     bad.add(alias.asname or "signal")
-            if isinstance(node, ast.Import) and pattern is _CONV:
+            if isinstance(node, ast.Import) and pattern.pattern == _CONV.pattern:
                 bad.update(a.asname or a.name.split(".")[0] for a in node.names
                            if a.name.startswith("scipy.signal"))
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -153,6 +144,24 @@ def _aliases(tree: ast.Module, pattern: re.Pattern) -> set[str]:
             if any(pattern.match(n) for n in _names_used(node.value)) if node.value else False:
                 bad.update(t.id for t in targets if isinstance(t, ast.Name))
     return bad
+
+
+def decode(data: bytes, rel: str) -> tuple[str | None, str | None]:
+    """The text of a Python file, or why it is rejected: the child runs the file as Python
+    reads it, so a file the checks would read otherwise (an encoding cookie other than
+    UTF-8, bytes that are not UTF-8) is not graded."""
+    for line in data.splitlines()[:2]:
+        cookie = _CODING.match(line)
+        name = cookie.group(1).decode("ascii", "replace") if cookie else "utf-8"
+        if name.lower().replace("_", "-") not in ("utf-8", "utf8", "utf-8-sig"):
+            return None, (f"{rel} declares the encoding {name}; only UTF-8 source is graded: "
+                          "remove the coding line and save the file as UTF-8")
+        if not line.strip().startswith(b"#"):
+            break
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, f"{rel} is not valid UTF-8 text (byte {exc.start}); save it as UTF-8"
 
 
 def analyse(path: Path, module: str) -> ModuleReport:
@@ -168,10 +177,8 @@ def analyse(path: Path, module: str) -> ModuleReport:
     if size > MAX_SOURCE_BYTES:
         report.problem = f"{rel} is {size} bytes, over the {MAX_SOURCE_BYTES} byte limit"
         return report
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        report.problem = f"{rel} is not valid UTF-8 text (byte {exc.start}); save it as UTF-8"
+    text, report.problem = decode(path.read_bytes(), rel)
+    if text is None:
         return report
     try:
         tree = ast.parse(text, filename=rel)

@@ -36,11 +36,12 @@ sys.path.insert(0, HERE)  # -I leaves the script's folder out; the child drops i
 
 import confine  # noqa: E402
 from guard import Watch  # noqa: E402
-from wire import Codec, Handle, recv_msg, recv_with_fds, send_msg  # noqa: E402
+from wire import Codec, Handle, recv_msg, recv_with_fds, send_msg, shared_tensor  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
 WATCH: Watch | None = None
+_PROBE = Watch.probe
 
 
 PRELOAD = ("math", "cmath", "itertools", "functools", "collections", "collections.abc",
@@ -207,7 +208,7 @@ def zygote(control_fd: int, config: dict) -> None:
             except ImportError:
                 pass
         global WATCH
-        WATCH = Watch(torch, numpy)
+        WATCH = Watch(torch, numpy, config.get("bans", {}))
         with WATCH:  # the dispatch mode has lazy imports of its own
             _warm_up(torch)
         read, read_exec = environment_paths(config.get("secret_roots", []))
@@ -381,10 +382,13 @@ class Server:
                 return
             if msg.get("cmd") == "exit":
                 return
+            fds: list[int] = []
+            if msg.get("shm"):  # the inputs' memory, shared with the judge
+                _, fds = recv_with_fds(self.sock)
             if msg.get("cmd") == "import":
                 reply, out_blobs = self.load(msg["module"]), []
             else:
-                reply, out_blobs = self.handle(msg, blobs)
+                reply, out_blobs = self.handle(msg, blobs, fds)
             send_msg(self.sock, reply, out_blobs)
 
     def load(self, module: str) -> dict:
@@ -394,23 +398,31 @@ class Server:
             return {"ok": False, "stage": "import", "error": _describe(exc)}
         return {"ok": True}
 
-    def handle(self, msg: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+    def handle(self, msg: dict, blobs: list[bytes],
+               fds: list[int] = ()) -> tuple[dict, list[bytes]]:
         loaded = self.load(msg["module"])
         if not loaded["ok"]:
             return loaded, []
         try:
             fn = getattr(sys.modules[f"source.{msg['module']}"], msg["fn"])
             args = self.codec.decode(msg["args"], blobs)
+            # Tensor arguments live in memory the judge reads itself after the call.
+            for fd, (i, enc) in zip(fds, enumerate_shared(msg)):
+                args[i] = shared_tensor(self.torch, fd, enc)
         except BaseException as exc:
             return {"ok": False, "stage": "lookup", "error": _describe(exc)}, []
-        self.watch.autograd_forbidden = bool(msg.get("no_autograd"))
+        finally:
+            for fd in fds:
+                os.close(fd)
+        rules = [str(r) for r in msg.get("rules") or ()]
         start = time.perf_counter()
         try:
-            with self.watch:
+            with self.watch.scope(rules, msg["fn"]):
                 value = fn(*args)
         except BaseException as exc:
             return {"ok": False, "stage": "call", "error": _describe(exc),
-                    "forbidden": self.watch.seen()}, []
+                    "forbidden": self._after(rules, None, args),
+                    "guard": self._probe(msg)}, []
         elapsed = time.perf_counter() - start
         keep = msg.get("keep") or []
         if isinstance(value, (tuple, list)) and keep:
@@ -423,10 +435,39 @@ class Server:
         after = [Handle(e["id"], "object") if isinstance(e, dict) and e.get("t") == "handle"
                  else a for e, a in zip(sent, args)]
         out_blobs: list[bytes] = []
-        reply = {"ok": True, "elapsed": elapsed, "forbidden": self.watch.seen(),
+        reply = {"ok": True, "elapsed": elapsed, "forbidden": self._after(rules, value, args),
+                 "guard": self._probe(msg),
                  "value": self.codec.encode(value, out_blobs),
                  "args_after": self.codec.encode(after, out_blobs)}
         return reply, out_blobs
+
+
+    def _after(self, rules: list[str], value, args) -> list[str]:
+        """What the guard recorded, and autograd state left in the outputs or the cache
+        (arguments), checked by the server after the student's code returned."""
+        found = self.watch.seen()
+        if "autograd" in rules:
+            try:
+                found += self.watch.autograd_left([value, list(args)])
+            except BaseException as exc:  # a student object that resists being read
+                found.append(f"tampering: the outputs could not be inspected "
+                             f"({type(exc).__name__})")
+        return list(dict.fromkeys(found))
+
+    def _probe(self, msg: dict) -> dict:
+        """The guard's answer to a banned operator, for the judge: a missing or wrong
+        answer (the nonce) means the guard was disabled."""
+        try:
+            problem = self.watch.probe() if type(self.watch).probe is _PROBE \
+                else "the guard's probe was replaced"
+        except BaseException as exc:
+            problem = f"the probe raised {type(exc).__name__}"
+        return {"nonce": msg.get("nonce"), "ok": problem is None, "problem": problem}
+
+
+def enumerate_shared(msg: dict) -> list:
+    items = msg["args"].get("items", []) if isinstance(msg["args"], dict) else []
+    return [(i, items[i]) for i in msg.get("shm") or () if 0 <= i < len(items)]
 
 
 def _describe(exc: BaseException) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import array
 import json
+import os
 import socket
 import struct
 import time
@@ -174,6 +175,28 @@ def _prod(shape) -> int:
     for s in shape:
         out *= s
     return out
+
+
+def shareable(torch, value) -> bool:
+    """A tensor argument that can travel in shared memory (see ``shared_tensor``)."""
+    return (isinstance(value, torch.Tensor) and value.device.type == "cpu"
+            and str(value.dtype).replace("torch.", "") in _NUMPY_DTYPES and value.numel() > 0)
+
+
+def shared_tensor(torch, fd: int, enc: dict):
+    """The tensor of an argument on memory shared with the judge (a memfd it made): what
+    the student's code writes into it, the judge reads itself after the call."""
+    import mmap
+
+    if enc.get("t") != "tensor" or enc.get("wire", enc["dtype"]) != enc["dtype"]:
+        raise ProtocolError("a shared argument is not a plain tensor")
+    size = os.fstat(fd).st_size
+    memory = mmap.mmap(fd, size)
+    flat = torch.frombuffer(memory, dtype=getattr(torch, enc["dtype"]))
+    shape = [int(s) for s in enc["shape"]]
+    if flat.numel() != _prod(shape):
+        raise ProtocolError("shared data does not match its shape")
+    return flat.view(shape)
 
 
 def recv_with_fds(sock: socket.socket) -> tuple[dict, list[int]]:
