@@ -24,10 +24,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import assignment, files
 from .child import wire
 from .child.wire import Codec, Handle, ProtocolError, recv_msg, send_msg
+
+if TYPE_CHECKING:
+    import torch
 
 COURSE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = COURSE_DIR.parent
