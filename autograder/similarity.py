@@ -1,0 +1,841 @@
+"""Copied code and copied warm-up answers across a class: ``python -m autograder similarity``.
+
+Two comparisons, one report:
+
+- **Code.** Every ``source/**/*.py`` of a submission is read as text and turned into a token
+  stream with Python's own ``tokenize``: comments, docstrings, layout and string contents are
+  dropped, and every name the submission binds itself (variables, parameters, its functions,
+  import aliases) becomes one placeholder, while library names (``torch``, ``.unfold``,
+  ``dim=``) stay, because a copier cannot rename them and independent authors pick them
+  differently. Fingerprints are chosen from hashes of K-token windows with copydetect's
+  winnowing (robust winnowing, as in MOSS): every common run of at least
+  ``K + WINDOW - 1`` tokens is found wherever it sits, so reordered functions still match.
+  Whatever the release stubs and the notebook's own code contain is boilerplate: it is
+  neither matched nor counted.
+- **Answers.** Each markdown answer (a)-(j) is normalised (markdown, links, HTML,
+  punctuation and case dropped) and cut into word N-grams; two answers to the same question
+  are compared by containment. The question text and the answer template are boilerplate.
+  The model answers of ``written_answers.md`` take part as one more submission,
+  ``model-answer``, so copying the key shows up as a pair.
+
+Student files are only read, never imported or run: the similarity step is safe on hostile
+submissions. A file or notebook that cannot be read (not UTF-8, too large, not a notebook,
+a link) is reported in ``notes`` and left out; it never stops the run.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import hashlib
+import html
+import io
+import json
+import keyword
+import re
+import tokenize
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from copydetect.utils import winnow
+
+from . import build, points
+
+#: Tokens per hashed window (a k-gram): about one short line of code.
+K = 20
+#: Winnowing window: every common run of K + WINDOW - 1 tokens or more is found.
+WINDOW = 5
+#: Own (non-boilerplate) tokens below which a submission's code counts as this many anyway,
+#: so that two near-empty submissions cannot look like copies of each other.
+MIN_CODE_TOKENS = 60
+#: Words per answer shingle.
+N_WORDS = 3
+#: Shingles below which an answer counts as this many anyway (short answers such as
+#: "Leaky ReLU" are alike by necessity, not by copying).
+MIN_SHINGLES = 10
+#: Pairs at or above this score go to the instructor report's flagged list.
+DEFAULT_THRESHOLD = 0.5
+#: Pairs below this score are left out of the JSON (they share only scraps).
+DEFAULT_MIN_SCORE = 0.05
+#: Pairs shown side by side in the HTML report.
+DEFAULT_HTML_PAIRS = 50
+#: Name of the pseudo-submission that holds the model answers.
+MODEL_ANSWER = "model-answer"
+
+MAX_FILE_BYTES = 256 * 1024
+MAX_FILES = 40
+MAX_NOTEBOOK_BYTES = 32 * 1024 * 1024
+
+QUESTIONS = tuple(key.removeprefix("warmup_") for key in points.MANUAL)
+TEMPLATE_ANSWER = "YOUR ANSWER HERE"
+
+_BUILTINS = frozenset(dir(builtins))
+_HASH_MASK = (1 << 52) - 1  # copydetect's winnow compares hashes as floats: keep them exact
+_BASE = np.uint64(1_000_003)
+
+
+# ----------------------------------------------------------------------------- data
+
+@dataclass
+class Token:
+    text: str          # normalised form that is hashed
+    start: int         # character offsets in the file's text
+    end: int
+    line: int          # 1-based line of the token's start
+
+
+@dataclass
+class CodeFile:
+    rel: str
+    text: str
+    tokens: list[Token]
+
+
+@dataclass
+class Submission:
+    name: str
+    path: Path | None
+    files: list[CodeFile] = field(default_factory=list)
+    answers: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Code:
+    """A submission's code ready for comparison: token windows of all files in one array."""
+
+    sub: Submission
+    file_of: np.ndarray          # file index of each global token position
+    local: np.ndarray            # position of each global token inside its file
+    boiler: np.ndarray           # bool, token covered by a boilerplate window
+    own: int                     # tokens that are not boilerplate
+    prints: dict[int, list[int]]  # fingerprint -> global positions of its window
+
+
+@dataclass
+class _Answer:
+    text: str
+    words: list[tuple[int, int]]      # character span of each word
+    shingles: dict[int, list[int]]    # shingle hash -> word positions (boilerplate removed)
+
+
+# ----------------------------------------------------------------------------- code tokens
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    """Names a module binds itself: these can be renamed freely, so they are not evidence."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.Import):
+            # ``import torch`` keeps a library's name; ``import torch as t`` binds one.
+            names.update(a.asname for a in node.names if a.asname)
+        elif isinstance(node, ast.ImportFrom):
+            names.update(a.asname or a.name for a in node.names if a.name != "*")
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+    return names
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    for m in re.finditer("\n", text):
+        starts.append(m.end())
+    return starts
+
+
+def tokenize_code(text: str, bound: set[str] | None = None) -> tuple[list[Token], str | None]:
+    """Normalised tokens of Python source, and a note when it could not be read to the end.
+
+    ``bound`` is the set of names to replace by the placeholder ``V``; by default the names
+    the text binds itself (or, when it does not parse, every name that is no keyword,
+    builtin or attribute).
+    """
+    note = None
+    if bound is None:
+        try:
+            bound = _bound_names(ast.parse(text))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            bound = None
+            note = "not valid Python: compared on its raw tokens"
+    starts = _line_starts(text)
+    raw: list[tokenize.TokenInfo] = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            raw.append(tok)
+    except (tokenize.TokenError, SyntaxError, ValueError):  # IndentationError too
+        note = note or "could not be tokenized to the end"
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
+    significant = [t for t in raw if t.type not in skip]
+    out: list[Token] = []
+    prev: tokenize.TokenInfo | None = None
+    drop: set[int] = set()
+    for i, tok in enumerate(significant):
+        nxt = significant[i + 1] if i + 1 < len(significant) else None
+        if tok.type == tokenize.STRING and (prev is None or prev.type in (
+                tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)) and (
+                nxt is None or nxt.type == tokenize.NEWLINE):
+            drop.update((i, i + 1))  # a docstring or a bare string statement: prose, not code
+        prev = tok
+    prev = None
+    for i, tok in enumerate(significant):
+        if i in drop:
+            continue
+        kind, string = tok.type, tok.string
+        if kind == tokenize.NAME:
+            if keyword.iskeyword(string) or (prev is not None and prev.string == "."):
+                norm = string
+            elif bound is None:
+                norm = string if string in _BUILTINS else "V"
+            else:
+                norm = "V" if string in bound else string
+        elif kind == tokenize.STRING or kind in _FSTRING_TYPES:
+            norm = "S"
+        elif kind == tokenize.NEWLINE or string == ";":
+            norm = ";"
+        elif kind == tokenize.INDENT:
+            norm = "{"
+        elif kind == tokenize.DEDENT:
+            norm = "}"
+        else:
+            norm = string
+        (r0, c0), (r1, c1) = tok.start, tok.end
+        start = starts[r0 - 1] + c0 if r0 - 1 < len(starts) else len(text)
+        end = starts[r1 - 1] + c1 if r1 - 1 < len(starts) else len(text)
+        if kind in (tokenize.INDENT, tokenize.DEDENT):
+            start = end  # layout: nothing to highlight
+        out.append(Token(norm, start, end, r0))
+        prev = tok
+    return out, note
+
+
+_FSTRING_TYPES = {getattr(tokenize, n) for n in ("FSTRING_START", "FSTRING_MIDDLE",
+                                                   "FSTRING_END") if hasattr(tokenize, n)}
+
+
+_VOCAB: dict[str, int] = {}
+
+
+def _token_id(text: str) -> int:
+    value = _VOCAB.get(text)
+    if value is None:
+        value = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+        _VOCAB[text] = value
+    return value
+
+
+def kgram_hashes(texts: Sequence[str], k: int) -> np.ndarray:
+    """Hash of every window of k consecutive tokens (stable across runs and machines)."""
+    n = len(texts) - k + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    ids = np.fromiter((_token_id(t) for t in texts), dtype=np.uint64, count=len(texts))
+    h = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(k):
+            h = h * _BASE + ids[j:j + n]
+        h ^= h >> np.uint64(29)
+    return (h & np.uint64(_HASH_MASK)).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- answer words
+
+_MD_DROP = re.compile(
+    r"<!--.*?-->"                     # HTML comments
+    r"|!\[[^\]]*\]\([^)]*\)"          # images
+    r"|\]\([^)]*\)"                   # link targets (the link text stays)
+    r"|<[^>\n]*>"                     # HTML tags
+    r"|https?://\S+",
+    re.S)
+_WORD = re.compile(r"[^\W_]+")
+
+
+def answer_words(text: str) -> list[tuple[int, int]]:
+    """Character spans of the words of a markdown answer, markup left out."""
+    masked = _MD_DROP.sub(lambda m: " " * len(m.group(0)), text)
+    return [m.span() for m in _WORD.finditer(masked)]
+
+
+def _shingles(text: str, spans: list[tuple[int, int]], n: int) -> list[int]:
+    words = [text[a:b].lower() for a, b in spans]
+    if len(words) < n:
+        return []
+    return [h for h in kgram_hashes(words, n).tolist()]
+
+
+# ----------------------------------------------------------------------------- reading
+
+def _read_text(path: Path, limit: int) -> str:
+    if path.is_symlink():
+        raise ValueError("is a symbolic link")
+    if not path.is_file():
+        raise ValueError("is not a regular file")
+    size = path.stat().st_size
+    if size > limit:
+        raise ValueError(f"is too large ({size} bytes; the limit is {limit})")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError("is not UTF-8 text") from None
+
+
+def _cell_source(cell: dict) -> str:
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        return "".join(s for s in source if isinstance(s, str))
+    return source if isinstance(source, str) else ""
+
+
+def read_answers(notebook: Path) -> dict[str, str]:
+    """The markdown answers (a)-(j) of a notebook, keyed by letter; read as JSON, never run."""
+    nb = json.loads(_read_text(notebook, MAX_NOTEBOOK_BYTES))
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError("is not a Jupyter notebook (no cell list)")
+    found: dict[str, str] = {}
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "markdown":
+            continue
+        meta = cell.get("metadata")
+        nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
+        grade_id = nbg.get("grade_id") if isinstance(nbg, dict) else None
+        if isinstance(grade_id, str) and grade_id.startswith("warmup_"):
+            letter = grade_id.removeprefix("warmup_")
+            if letter in QUESTIONS and letter not in found:
+                found[letter] = _cell_source(cell)
+    return found
+
+
+def read_submission(path: Path, name: str) -> Submission:
+    """A submission's code files and answers; whatever cannot be read becomes a note."""
+    sub = Submission(name=name, path=path)
+    if not path.is_dir():
+        sub.notes.append("not a folder: skipped")
+        return sub
+    source = path / "source"
+    if source.is_dir() and not source.is_symlink():
+        files = sorted(p for p in source.rglob("*.py") if "__pycache__" not in p.parts)
+        if len(files) > MAX_FILES:
+            sub.notes.append(f"source/ holds {len(files)} Python files; only the first "
+                             f"{MAX_FILES} are compared")
+            files = files[:MAX_FILES]
+        texts: dict[str, str] = {}
+        for file in files:
+            rel = file.relative_to(path).as_posix()
+            try:
+                texts[rel] = _read_text(file, MAX_FILE_BYTES)
+            except (OSError, ValueError) as err:
+                sub.notes.append(f"{rel} {err}: left out")
+        bound: set[str] = set()
+        parsed = True
+        for text in texts.values():
+            try:
+                bound |= _bound_names(ast.parse(text))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                parsed = False
+        for rel, text in texts.items():
+            # Names bound in one file and used in another (helpers) are the student's too.
+            tokens, note = tokenize_code(text, bound if parsed else None)
+            if note:
+                sub.notes.append(f"{rel}: {note}")
+            sub.files.append(CodeFile(rel, text, tokens))
+    else:
+        sub.notes.append("no source/ folder: no code compared")
+    notebook = path / build.NOTEBOOK
+    try:
+        sub.answers = read_answers(notebook)
+    except FileNotFoundError:
+        sub.notes.append(f"{build.NOTEBOOK} is missing: no answers compared")
+    except (OSError, ValueError, RecursionError) as err:
+        reason = "is not valid JSON" if isinstance(err, json.JSONDecodeError) else str(err)
+        sub.notes.append(f"{build.NOTEBOOK} {reason}: no answers compared")
+    return sub
+
+
+# ----------------------------------------------------------------------------- boilerplate
+
+@dataclass(frozen=True)
+class Boilerplate:
+    code: frozenset[int]
+    answers: frozenset[int]
+
+
+def _student_notebook() -> dict:
+    # The committed student view is what build() makes (CI checks that it is not stale);
+    # rebuilding it through nbgrader would cost more than the whole comparison.
+    committed = build.REPO / build.NOTEBOOK
+    if committed.is_file():
+        return json.loads(committed.read_text(encoding="utf-8"))
+    return json.loads(json.dumps(build.student_notebook()))
+
+
+def boilerplate() -> Boilerplate:
+    """Windows of the release stubs and of the notebook's own code; shingles of the notebook's
+    markdown (questions, instructions) and of the answer template."""
+    code_sources = [build.strip_python(p.read_text(encoding="utf-8"), f"source/{p.name}")
+                    for p in sorted((build.MASTER / "source").glob("*.py"))]
+    prose = [TEMPLATE_ANSWER]
+    for cell in _student_notebook().get("cells", []):
+        text = _cell_source(cell)
+        if cell.get("cell_type") == "code":
+            code_sources.append("\n".join("" if ln.lstrip().startswith(("%", "!")) else ln
+                                          for ln in text.splitlines()))
+        elif cell.get("cell_type") == "markdown":
+            prose.append(text)
+    code: set[int] = set()
+    for text in code_sources:
+        tokens, _ = tokenize_code(text)
+        code.update(kgram_hashes([t.text for t in tokens], K).tolist())
+    answers: set[int] = set()
+    for text in prose:
+        answers.update(_shingles(text, answer_words(text), N_WORDS))
+    return Boilerplate(frozenset(code), frozenset(answers))
+
+
+def model_answer_submission(name: str = MODEL_ANSWER) -> Submission:
+    answers = {k: v for k, v in build.model_answers().items() if k in QUESTIONS}
+    return Submission(name=name, path=None, answers=answers)
+
+
+# ----------------------------------------------------------------------------- fingerprints
+
+def _prepare_code(sub: Submission, boiler: frozenset[int]) -> _Code | None:
+    file_of, local, masks, prints = [], [], [], {}
+    offset = 0
+    for index, f in enumerate(sub.files):
+        texts = [t.text for t in f.tokens]
+        n = len(texts)
+        hashes = kgram_hashes(texts, K)
+        mask = np.zeros(n, dtype=bool)
+        if len(hashes):
+            is_boiler = np.fromiter((h in boiler for h in hashes.tolist()), dtype=bool,
+                                    count=len(hashes))
+            for j in np.flatnonzero(is_boiler).tolist():
+                mask[j:j + K] = True
+            selected, idx = winnow(hashes, WINDOW, remove_duplicates=False)
+            for h, i in zip(selected.tolist(), idx.tolist()):
+                if h not in boiler:
+                    prints.setdefault(h, []).append(offset + i)
+        file_of.append(np.full(n, index, dtype=np.int32))
+        local.append(np.arange(n, dtype=np.int32))
+        masks.append(mask)
+        offset += n
+    if not offset:
+        return None
+    boiler_mask = np.concatenate(masks)
+    own = int((~boiler_mask).sum())
+    if not prints:
+        return None
+    return _Code(sub, np.concatenate(file_of), np.concatenate(local), boiler_mask, own, prints)
+
+
+def _prepare_answer(text: str, boiler: frozenset[int]) -> _Answer | None:
+    spans = answer_words(text)
+    shingles: dict[int, list[int]] = {}
+    for i, h in enumerate(_shingles(text, spans, N_WORDS)):
+        if h not in boiler:
+            shingles.setdefault(h, []).append(i)
+    if not shingles:
+        return None
+    return _Answer(text, spans, shingles)
+
+
+def _diagonal_runs(pairs: list[tuple[int, int]], width: int) -> list[tuple[int, int, int, int]]:
+    """Group matching window positions (pos in a, pos in b) into runs that advance together;
+    each run is (a_start, a_end, b_start, b_end), ends exclusive, windows of ``width``."""
+    runs: list[list[int]] = []
+    for a, b in sorted(pairs, key=lambda p: (p[0] - p[1], p[0])):
+        if runs and runs[-1][4] == a - b and a <= runs[-1][1] + width:
+            run = runs[-1]
+            run[1] = max(run[1], a + width)
+            run[3] = max(run[3], b + width)
+        else:
+            runs.append([a, a + width, b, b + width, a - b])
+    return [(r[0], r[1], r[2], r[3]) for r in sorted(runs, key=lambda r: r[0])]
+
+
+def _coverage(positions: list[int], width: int, boiler: np.ndarray) -> int:
+    covered = np.zeros(len(boiler), dtype=bool)
+    for p in positions:
+        covered[p:p + width] = True
+    return int((covered & ~boiler).sum())
+
+
+def _code_pair(x: _Code, y: _Code, shared: list[int]) -> dict:
+    px = [p for h in shared for p in x.prints[h]]
+    py = [p for h in shared for p in y.prints[h]]
+    share_x = _coverage(px, K, x.boiler) / max(x.own, MIN_CODE_TOKENS)
+    share_y = _coverage(py, K, y.boiler) / max(y.own, MIN_CODE_TOKENS)
+    pairs = []
+    for h in shared:
+        xs, ys = x.prints[h], y.prints[h]
+        if len(xs) * len(ys) > 9:  # a window repeated many times: pair first occurrences
+            xs, ys = xs[:1], ys[:1]
+        pairs += [(a, b) for a in xs for b in ys]
+    matches = []
+    for a0, a1, b0, b1 in _diagonal_runs(pairs, K):
+        fa, fb = int(x.file_of[a0]), int(y.file_of[b0])
+        # A run never spans two files: cut it at the end of the file where it starts.
+        a1 = min(a1, a0 + int((x.file_of[a0:a1] == fa).sum()))
+        b1 = min(b1, b0 + int((y.file_of[b0:b1] == fb).sum()))
+        file_a, file_b = x.sub.files[fa], y.sub.files[fb]
+        ta = _visible(file_a.tokens[int(x.local[a0]):int(x.local[a1 - 1]) + 1])
+        tb = _visible(file_b.tokens[int(y.local[b0]):int(y.local[b1 - 1]) + 1])
+        matches.append({
+            "a_file": file_a.rel, "a_lines": [ta[0].line, _last_line(ta)],
+            "b_file": file_b.rel, "b_lines": [tb[0].line, _last_line(tb)],
+            "tokens": min(len(ta), len(tb)),
+            "a_span": [ta[0].start, max(t.end for t in ta)],
+            "b_span": [tb[0].start, max(t.end for t in tb)],
+        })
+    return {"a": x.sub.name, "b": y.sub.name, "kind": "code",
+            "score": round(min(1.0, max(share_x, share_y)), 4),
+            "a_share": round(min(1.0, share_x), 4), "b_share": round(min(1.0, share_y), 4),
+            "matches": matches}
+
+
+def _visible(tokens: list[Token]) -> list[Token]:
+    """The tokens that have text (layout tokens trimmed from both ends)."""
+    real = [i for i, t in enumerate(tokens) if t.end > t.start]
+    return tokens[real[0]:real[-1] + 1] if real else tokens
+
+
+def _last_line(tokens: list[Token]) -> int:
+    real = [t for t in tokens if t.end > t.start] or tokens
+    return max(t.line for t in real)
+
+
+def _answer_pair(question: str, a_name: str, x: _Answer, b_name: str, y: _Answer,
+                 shared: list[int]) -> dict:
+    def covered(ans: _Answer) -> int:
+        words = {p + j for h in shared for p in ans.shingles[h] for j in range(N_WORDS)}
+        return len(words)
+
+    denom = max(min(len(x.shingles), len(y.shingles)), MIN_SHINGLES)
+    score = min(1.0, len(shared) / denom)
+    pairs = []
+    for h in shared:
+        xs, ys = x.shingles[h], y.shingles[h]
+        if len(xs) * len(ys) > 9:
+            xs, ys = xs[:1], ys[:1]
+        pairs += [(a, b) for a in xs for b in ys]
+    matches = []
+    for a0, a1, b0, b1 in _diagonal_runs(pairs, N_WORDS):
+        sa = [x.words[a0][0], x.words[min(a1, len(x.words)) - 1][1]]
+        sb = [y.words[b0][0], y.words[min(b1, len(y.words)) - 1][1]]
+        matches.append({"a_text": x.text[sa[0]:sa[1]], "b_text": y.text[sb[0]:sb[1]],
+                        "words": min(a1, len(x.words)) - a0, "a_span": sa, "b_span": sb})
+    return {"a": a_name, "b": b_name, "kind": "answer", "question": question,
+            "score": round(score, 4),
+            "a_share": round(covered(x) / max(len(x.words), 1), 4),
+            "b_share": round(covered(y) / max(len(y.words), 1), 4),
+            "matches": matches}
+
+
+def _candidate_pairs(index: dict[int, list[int]], n: int) -> np.ndarray:
+    """Count of shared fingerprints for every pair of documents, from an inverted index."""
+    counts = np.zeros((n, n), dtype=np.int32)
+    for docs in index.values():
+        if len(docs) > 1:
+            ids = np.asarray(docs)
+            counts[np.ix_(ids, ids)] += 1
+    return counts
+
+
+def _compare(items: list, prints_of, make_pair, min_score: float) -> list[dict]:
+    index: dict[int, list[int]] = {}
+    for i, item in enumerate(items):
+        for h in prints_of(item):
+            index.setdefault(h, []).append(i)
+    counts = _candidate_pairs(index, len(items))
+    out = []
+    for i, j in zip(*np.nonzero(np.triu(counts, 1))):
+        x, y = items[int(i)], items[int(j)]
+        shared = [h for h in prints_of(x) if h in prints_of(y)]
+        pair = make_pair(x, y, shared)
+        if pair["score"] >= min_score and pair["score"] > 0:
+            out.append(pair)
+    return out
+
+
+# ----------------------------------------------------------------------------- the run
+
+@dataclass
+class Report:
+    pairs: list[dict]
+    notes: list[dict]
+    threshold: float
+    submissions: list[str]
+    model_answer: str | None
+    subs: dict[str, Submission] = field(repr=False, default_factory=dict)
+    #: Where the HTML view went, relative to the instructor report (set by ``for_grade``).
+    html_index: str | None = None
+
+    @property
+    def flagged(self) -> list[dict]:
+        return [p for p in self.pairs if p["score"] >= self.threshold]
+
+    def to_json(self) -> dict:
+        return {
+            "pairs": self.pairs,
+            "threshold": self.threshold,
+            "submissions": self.submissions,
+            "model_answer": self.model_answer,
+            "settings": {"code_kgram_tokens": K, "winnow_window": WINDOW,
+                         "answer_shingle_words": N_WORDS},
+            "notes": self.notes,
+        }
+
+
+def unique_names(paths: Sequence[Path]) -> list[str]:
+    """Folder names, with ``-2``, ``-3`` ... where two folders share one (as ``grade``)."""
+    seen: dict[str, int] = {}
+    names = []
+    for path in paths:
+        name = path.resolve().name or "submission"
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return names
+
+
+def compare(paths: Sequence[Path], names: Sequence[str] | None = None, *,
+            threshold: float = DEFAULT_THRESHOLD, min_score: float = DEFAULT_MIN_SCORE,
+            model_answer: bool = True) -> Report:
+    """Code and answer similarity of every pair of submissions, highest score first."""
+    paths = [Path(p) for p in paths]
+    names = list(names) if names is not None else unique_names(paths)
+    boiler = boilerplate()
+    subs = [read_submission(p, n) for p, n in zip(paths, names)]
+    key_name = None
+    if model_answer:
+        key_name = MODEL_ANSWER
+        while key_name in names:
+            key_name += "-key"
+        subs.append(model_answer_submission(key_name))
+
+    codes = [c for c in (_prepare_code(s, boiler.code) for s in subs if s.files) if c]
+    pairs = _compare(codes, lambda c: c.prints, _code_pair, min_score)
+
+    for q in QUESTIONS:
+        answers = []
+        for s in subs:
+            text = s.answers.get(q)
+            prepared = _prepare_answer(text, boiler.answers) if text else None
+            if prepared:
+                answers.append((s.name, prepared))
+
+        def make(x, y, shared, q=q):
+            # The model answer is always "b": the student is the one who copied.
+            if x[0] == key_name:
+                x, y = y, x
+            return _answer_pair(q, x[0], x[1], y[0], y[1], shared)
+
+        pairs += _compare(answers, lambda a: a[1].shingles, make, min_score)
+
+    pairs.sort(key=lambda p: (-p["score"], p["kind"], p.get("question", ""), p["a"], p["b"]))
+    notes = [{"submission": s.name, "note": n} for s in subs for n in s.notes]
+    return Report(pairs, notes, threshold, names, key_name, {s.name: s for s in subs})
+
+
+# ----------------------------------------------------------------------------- outputs
+
+def write_json(report: Report, path: str | Path) -> Path:
+    from .grading.reports import atomic_write
+
+    payload = report.to_json()
+
+    def write(f) -> None:
+        json.dump(payload, f, indent=1, allow_nan=False)
+        f.write("\n")
+    return atomic_write(path, write)
+
+
+def _label(pair: dict) -> str:
+    return "code" if pair["kind"] == "code" else f"answer ({pair['question']})"
+
+
+def summary_lines(report: Report, limit: int = 20) -> list[str]:
+    """Plain text for the terminal: the flagged pairs, best first."""
+    flagged = report.flagged
+    out = [f"similarity: {len(report.submissions)} submissions, {len(report.pairs)} pairs "
+           f"kept, {len(flagged)} at or above {report.threshold:g}"]
+    for p in flagged[:limit]:
+        out.append(f"  {p['score']:.2f}  {_label(p):<12} {p['a']}  ~  {p['b']}")
+    if len(flagged) > limit:
+        out.append(f"  ... and {len(flagged) - limit} more (see the JSON)")
+    for n in report.notes:
+        out.append(f"  note: {n['submission']}: {n['note']}")
+    return out
+
+
+def report_section(report: Report) -> list[str]:
+    """Markdown lines for the instructor report: the pairs above the threshold."""
+    flagged = report.flagged
+    html_index = report.html_index
+    lines = ["### Similar pairs (possible copying)", "",
+             (f"Code and warm-up answers of {len(report.submissions)} submissions were compared"
+              + (f", with the model answers as `{report.model_answer}`" if report.model_answer
+                 else "")
+              + f". Pairs scoring {report.threshold:g} or more (1 = one is contained in the "
+              "other) are listed; a high score is a reason to look, not a verdict."), ""]
+    if html_index:
+        lines += [f"Side-by-side view of the top pairs: [{html_index}]({html_index})", ""]
+    if flagged:
+        lines += ["| score | what | a | b | matching regions |", "|---:|---|---|---|---|"]
+        for p in flagged:
+            lines.append(f"| {p['score']:.2f} | {_label(p)} | {_md(p['a'])} | {_md(p['b'])} | "
+                         f"{_regions(p)} |")
+    else:
+        lines.append("None above the threshold.")
+    if report.notes:
+        lines += ["", "Left out of the comparison:"]
+        lines += [f"- {_md(n['submission'])}: {_md(n['note'])}" for n in report.notes]
+    lines.append("")
+    return lines
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _regions(pair: dict) -> str:
+    if pair["kind"] == "code":
+        parts = [f"{m['a_file']}:{m['a_lines'][0]}-{m['a_lines'][1]} ~ "
+                 f"{m['b_file']}:{m['b_lines'][0]}-{m['b_lines'][1]}" for m in pair["matches"][:3]]
+    else:
+        parts = [f"{m['words']} words" for m in pair["matches"][:3]]
+    more = len(pair["matches"]) - 3
+    return _md("; ".join(parts) + (f"; +{more} more" if more > 0 else ""))
+
+
+# ----------------------------------------------------------------------------- HTML
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; }
+table { border-collapse: collapse; } td, th { padding: .2em .6em; border-bottom: 1px solid #ddd; }
+.side { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }
+pre { background: #f7f7f7; padding: .6em; overflow-x: auto; font-size: 85%; white-space: pre-wrap; }
+.answer { white-space: pre-wrap; background: #f7f7f7; padding: .6em; }
+mark.m0 { background: #ffe08a; } mark.m1 { background: #a8e6a1; } mark.m2 { background: #9fd3ff; }
+mark.m3 { background: #f7b2d9; } mark.m4 { background: #d6c2ff; } mark.m5 { background: #ffc59e; }
+.flag { color: #b00020; font-weight: bold; }
+"""
+
+
+def _highlight(text: str, spans: list[tuple[int, int, int]]) -> str:
+    """``text`` escaped, with ``<mark class="mN">`` around each (start, end, colour) span."""
+    out, pos = [], 0
+    for start, end, colour in sorted(spans):
+        start = max(start, pos)
+        if end <= start:
+            continue
+        out.append(html.escape(text[pos:start]))
+        out.append(f'<mark class="m{colour % 6}">{html.escape(text[start:end])}</mark>')
+        pos = end
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def _pair_html(report: Report, pair: dict, number: int) -> str:
+    esc = html.escape
+    a, b = report.subs.get(pair["a"]), report.subs.get(pair["b"])
+    title = f"{esc(pair['a'])} ~ {esc(pair['b'])}: {esc(_label(pair))}, score {pair['score']:.2f}"
+    body = [f"<h2 id='pair-{number}'>{number}. {title}</h2>",
+            f"<p>Share of each side's own text that matches: {pair['a_share']:.0%} and "
+            f"{pair['b_share']:.0%}. Matching regions have the same colour on both sides.</p>"]
+    columns = []
+    for side, sub in (("a", a), ("b", b)):
+        blocks = [f"<h3>{esc(pair[side])}</h3>"]
+        if pair["kind"] == "code":
+            files = {f.rel: f for f in (sub.files if sub else [])}
+            for rel in dict.fromkeys(m[f"{side}_file"] for m in pair["matches"]):
+                spans = [(m[f"{side}_span"][0], m[f"{side}_span"][1], i)
+                         for i, m in enumerate(pair["matches"]) if m[f"{side}_file"] == rel]
+                text = files[rel].text if rel in files else ""
+                blocks.append(f"<h4>{esc(rel)}</h4><pre>{_highlight(text, spans)}</pre>")
+        else:
+            text = sub.answers.get(pair["question"], "") if sub else ""
+            spans = [(m[f"{side}_span"][0], m[f"{side}_span"][1], i)
+                     for i, m in enumerate(pair["matches"])]
+            blocks.append(f"<div class='answer'>{_highlight(text, spans)}</div>")
+        columns.append("<div>" + "\n".join(blocks) + "</div>")
+    body.append("<div class='side'>" + "\n".join(columns) + "</div>")
+    return "\n".join(body)
+
+
+def write_html(report: Report, folder: str | Path, top: int = DEFAULT_HTML_PAIRS) -> Path:
+    """``folder/index.html``: a table of the top pairs, then each pair side by side."""
+    from .grading.reports import atomic_write
+
+    esc = html.escape
+    shown = report.pairs[:top]
+    rows = []
+    for i, p in enumerate(shown, start=1):
+        mark = " class='flag'" if p["score"] >= report.threshold else ""
+        rows.append(f"<tr><td{mark}>{p['score']:.2f}</td><td>{esc(_label(p))}</td>"
+                    f"<td><a href='#pair-{i}'>{esc(p['a'])}</a></td><td>{esc(p['b'])}</td>"
+                    f"<td>{len(p['matches'])}</td></tr>")
+    notes = "".join(f"<li>{esc(n['submission'])}: {esc(n['note'])}</li>" for n in report.notes)
+    page = "\n".join([
+        "<!DOCTYPE html>", "<html><head><meta charset='utf-8'>",
+        "<title>Similarity report</title>", f"<style>{_CSS}</style></head><body>",
+        "<h1>Similarity report</h1>",
+        f"<p>{len(report.submissions)} submissions; {len(report.pairs)} pairs kept, "
+        f"{len(report.flagged)} at or above the threshold {report.threshold:g} (in red). "
+        f"The top {len(shown)} are shown below.</p>",
+        "<table><tr><th>score</th><th>what</th><th>a</th><th>b</th><th>regions</th></tr>",
+        *rows, "</table>",
+        f"<h2>Left out</h2><ul>{notes}</ul>" if notes else "",
+        *(_pair_html(report, p, i) for i, p in enumerate(shown, start=1)),
+        "</body></html>", ""])
+    return atomic_write(Path(folder) / "index.html", lambda f: f.write(page))
+
+
+# ----------------------------------------------------------------------------- command
+
+def run_command(args) -> int:
+    """``python -m autograder similarity``; exit status 0 when the report was written."""
+    paths = [Path(p) for p in args.submissions]
+    report = compare(paths, threshold=_option(args, "similarity_threshold", DEFAULT_THRESHOLD),
+                     min_score=_option(args, "min_score", DEFAULT_MIN_SCORE),
+                     model_answer=not args.no_model_answer)
+    try:
+        written = [write_json(report, args.json)]
+        if args.html:
+            written.append(write_html(report, args.html, top=args.top))
+    except OSError as err:
+        print(f"error: cannot write the report: {err}")
+        return 1
+    print("\n".join(summary_lines(report)))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _option(args, name: str, default: float) -> float:
+    value = getattr(args, name, None)
+    return default if value is None else float(value)
+
+
+def for_grade(args, paths: Sequence[Path], names: Sequence[str], out: Path | None) -> Report:
+    """``grade --similarity``: compare the graded submissions under the names of the grade
+    table; with an output folder, write ``<stem>-similarity.json`` and an HTML folder."""
+    report = compare(paths, names, threshold=_option(args, "similarity_threshold",
+                                                     DEFAULT_THRESHOLD))
+    if out is not None:
+        write_json(report, out.parent / f"{out.stem}-similarity.json")
+        report.html_index = f"{out.stem}-similarity/index.html"
+        write_html(report, out.parent / f"{out.stem}-similarity")
+    print("\n".join(summary_lines(report)))
+    return report
