@@ -278,6 +278,8 @@ def _shingles(text: str, spans: list[tuple[int, int]], n: int) -> list[int]:
 def _read_text(path: Path, limit: int) -> str:
     if path.is_symlink():
         raise ValueError("is a symbolic link")
+    if not path.exists():
+        raise FileNotFoundError(path)
     if not path.is_file():
         raise ValueError("is not a regular file")
     size = path.stat().st_size
