@@ -29,6 +29,7 @@ import ast
 import builtins
 import hashlib
 import html
+import importlib.util
 import io
 import json
 import keyword
@@ -39,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from copydetect.utils import winnow
 
 from . import build, points
 
@@ -57,8 +57,8 @@ N_WORDS = 3
 MIN_SHINGLES = 10
 #: Pairs at or above this score go to the instructor report's flagged list.
 DEFAULT_THRESHOLD = 0.5
-#: Pairs below this score are left out of the JSON (they share only scraps).
-DEFAULT_MIN_SCORE = 0.05
+#: Pairs below this score are left out of the JSON (they share only scraps of text).
+DEFAULT_MIN_SCORE = 0.2
 #: Pairs shown side by side in the HTML report.
 DEFAULT_HTML_PAIRS = 50
 #: Name of the pseudo-submission that holds the model answers.
@@ -91,6 +91,22 @@ class CodeFile:
     rel: str
     text: str
     tokens: list[Token]
+
+    def __post_init__(self) -> None:
+        self.visible = np.array([i for i, t in enumerate(self.tokens) if t.end > t.start],
+                                dtype=np.int64)
+
+    def region(self, first: int, last: int) -> tuple[list[int], list[int]] | None:
+        """([start line, end line], [start, end character]) of tokens first..last, layout
+        tokens at either end left out; None when none of them has text."""
+        i0 = int(np.searchsorted(self.visible, first))
+        i1 = int(np.searchsorted(self.visible, last, side="right")) - 1
+        if i1 < i0:
+            return None
+        a, b = self.tokens[int(self.visible[i0])], self.tokens[int(self.visible[i1])]
+        end_line = a.line if b.line < a.line else b.line + self.text.count(
+            "\n", b.start, b.end)
+        return [a.line, end_line], [a.start, b.end]
 
 
 @dataclass
@@ -223,6 +239,33 @@ _FSTRING_TYPES = {getattr(tokenize, n) for n in ("FSTRING_START", "FSTRING_MIDDL
                                                    "FSTRING_END") if hasattr(tokenize, n)}
 
 
+def _load_winnow():
+    """copydetect's robust-winnowing selection (``copydetect/pywinnow.py``, numpy only).
+
+    Loaded from its file: ``import copydetect`` would run the package's ``__init__``, which
+    imports its report generator and matplotlib.pyplot (a second per run, for nothing)."""
+    spec = importlib.util.find_spec("copydetect")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("copydetect is not installed: pip install -r requirements.txt")
+    path = Path(list(spec.submodule_search_locations)[0]) / "pywinnow.py"
+    module_spec = importlib.util.spec_from_file_location("_copydetect_pywinnow", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module._winnow
+
+
+_winnow = _load_winnow()
+
+
+def winnow(hashes: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fingerprints that winnowing keeps and their positions (copydetect's ``winnow``
+    with ``remove_duplicates=False``)."""
+    if window <= 1 or len(hashes) == 0:
+        return hashes, np.arange(len(hashes))
+    idx = _winnow(hashes, window)
+    return hashes[idx], idx
+
+
 _VOCAB: dict[str, int] = {}
 
 
@@ -319,8 +362,10 @@ def read_answers(notebook: Path) -> dict[str, str]:
     return found
 
 
-def read_submission(path: Path, name: str) -> Submission:
-    """A submission's code files and answers; whatever cannot be read becomes a note."""
+def read_submission(path: Path, name: str, unchanged: frozenset[str] = frozenset()
+                    ) -> Submission:
+    """A submission's code files and answers; whatever cannot be read becomes a note.
+    Files whose text is in ``unchanged`` (the release's own files) hold nothing to compare."""
     sub = Submission(name=name, path=path)
     if not path.is_dir():
         sub.notes.append("not a folder: skipped")
@@ -336,9 +381,12 @@ def read_submission(path: Path, name: str) -> Submission:
         for file in files:
             rel = file.relative_to(path).as_posix()
             try:
-                texts[rel] = _read_text(file, MAX_FILE_BYTES)
+                text = _read_text(file, MAX_FILE_BYTES)
             except (OSError, ValueError) as err:
                 sub.notes.append(f"{rel} {err}: left out")
+                continue
+            if text not in unchanged:
+                texts[rel] = text
         bound: set[str] = set()
         parsed = True
         for text in texts.values():
@@ -371,6 +419,7 @@ def read_submission(path: Path, name: str) -> Submission:
 class Boilerplate:
     code: frozenset[int]
     answers: frozenset[int]
+    files: frozenset[str]  # the release's Python files, exactly as students get them
 
 
 def _student_notebook() -> dict:
@@ -387,6 +436,9 @@ def boilerplate() -> Boilerplate:
     markdown (questions, instructions) and of the answer template."""
     code_sources = [build.strip_python(p.read_text(encoding="utf-8"), f"source/{p.name}")
                     for p in sorted((build.MASTER / "source").glob("*.py"))]
+    stamps = [build.PY_STAMP.format(assignment=points.ASSIGNMENT_ID, path=f"source/{p.name}")
+              for p in sorted((build.MASTER / "source").glob("*.py"))]
+    files = frozenset(stamp + text for stamp, text in zip(stamps, code_sources))
     prose = [TEMPLATE_ANSWER]
     for cell in _student_notebook().get("cells", []):
         text = _cell_source(cell)
@@ -402,7 +454,7 @@ def boilerplate() -> Boilerplate:
     answers: set[int] = set()
     for text in prose:
         answers.update(_shingles(text, answer_words(text), N_WORDS))
-    return Boilerplate(frozenset(code), frozenset(answers))
+    return Boilerplate(frozenset(code), frozenset(answers), files)
 
 
 def model_answer_submission(name: str = MODEL_ANSWER) -> Submission:
@@ -425,7 +477,7 @@ def _prepare_code(sub: Submission, boiler: frozenset[int]) -> _Code | None:
                                     count=len(hashes))
             for j in np.flatnonzero(is_boiler).tolist():
                 mask[j:j + K] = True
-            selected, idx = winnow(hashes, WINDOW, remove_duplicates=False)
+            selected, idx = winnow(hashes, WINDOW)
             for h, i in zip(selected.tolist(), idx.tolist()):
                 if h not in boiler:
                     prints.setdefault(h, []).append(offset + i)
@@ -464,58 +516,83 @@ def _diagonal_runs(pairs: list[tuple[int, int]], width: int) -> list[tuple[int, 
             run[3] = max(run[3], b + width)
         else:
             runs.append([a, a + width, b, b + width, a - b])
-    return [(r[0], r[1], r[2], r[3]) for r in sorted(runs, key=lambda r: r[0])]
+    # Repeated code (two lines that differ only in names) also matches crosswise; keep a
+    # run only where it shows something the longer runs do not already show.
+    kept: list[list[int]] = []
+    for run in sorted(runs, key=lambda r: r[0] - r[1]):
+        if not (_covered(run[0], run[1], [(k[0], k[1]) for k in kept])
+                or _covered(run[2], run[3], [(k[2], k[3]) for k in kept])):
+            kept.append(run)
+    return [(r[0], r[1], r[2], r[3]) for r in sorted(kept, key=lambda r: r[0])]
+
+
+def _covered(start: int, end: int, intervals: list[tuple[int, int]]) -> bool:
+    """Whether most of [start, end) lies inside the union of intervals."""
+    inside = sum(max(0, min(end, b) - max(start, a)) for a, b in intervals)
+    return inside >= 0.8 * (end - start)
 
 
 def _coverage(positions: list[int], width: int, boiler: np.ndarray) -> int:
+    """Tokens inside the windows at positions that are not boilerplate."""
+    if not positions:
+        return 0
     covered = np.zeros(len(boiler), dtype=bool)
-    for p in positions:
-        covered[p:p + width] = True
-    return int((covered & ~boiler).sum())
+    covered[(np.asarray(positions)[:, None] + np.arange(width)).ravel()] = True
+    return int(np.count_nonzero(covered & ~boiler))
 
 
-def _code_pair(x: _Code, y: _Code, shared: list[int]) -> dict:
+def _code_shares(x: _Code, y: _Code, shared: list[int]) -> tuple[float, float]:
+    """Share of each side's own tokens that lie in windows found on the other side."""
     px = [p for h in shared for p in x.prints[h]]
     py = [p for h in shared for p in y.prints[h]]
-    share_x = _coverage(px, K, x.boiler) / max(x.own, MIN_CODE_TOKENS)
-    share_y = _coverage(py, K, y.boiler) / max(y.own, MIN_CODE_TOKENS)
+    return (min(1.0, _coverage(px, K, x.boiler) / max(x.own, MIN_CODE_TOKENS)),
+            min(1.0, _coverage(py, K, y.boiler) / max(y.own, MIN_CODE_TOKENS)))
+
+
+def _code_pair(x: _Code, y: _Code, shared: list[int], share_x: float, share_y: float) -> dict:
     pairs = []
     for h in shared:
         xs, ys = x.prints[h], y.prints[h]
         if len(xs) * len(ys) > 9:  # a window repeated many times: pair first occurrences
             xs, ys = xs[:1], ys[:1]
         pairs += [(a, b) for a in xs for b in ys]
+    by_files: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for a, b in pairs:  # a run never spans two files
+        by_files.setdefault((int(x.file_of[a]), int(y.file_of[b])), []).append((a, b))
+    runs = sorted((fa, fb, *run) for (fa, fb), group in by_files.items()
+                  for run in _diagonal_runs(group, K))
     matches = []
-    for a0, a1, b0, b1 in _diagonal_runs(pairs, K):
-        fa, fb = int(x.file_of[a0]), int(y.file_of[b0])
-        # A run never spans two files: cut it at the end of the file where it starts.
-        a1 = min(a1, a0 + int((x.file_of[a0:a1] == fa).sum()))
-        b1 = min(b1, b0 + int((y.file_of[b0:b1] == fb).sum()))
+    for fa, fb, a0, a1, b0, b1 in runs:
+        a0, a1 = _trim(x.boiler, a0, a1)  # boilerplate at either end is not shown
+        b0, b1 = _trim(y.boiler, b0, b1)
+        if a1 <= a0 or b1 <= b0:
+            continue
         file_a, file_b = x.sub.files[fa], y.sub.files[fb]
-        ta = _visible(file_a.tokens[int(x.local[a0]):int(x.local[a1 - 1]) + 1])
-        tb = _visible(file_b.tokens[int(y.local[b0]):int(y.local[b1 - 1]) + 1])
-        matches.append({
-            "a_file": file_a.rel, "a_lines": [ta[0].line, _last_line(ta)],
-            "b_file": file_b.rel, "b_lines": [tb[0].line, _last_line(tb)],
-            "tokens": min(len(ta), len(tb)),
-            "a_span": [ta[0].start, max(t.end for t in ta)],
-            "b_span": [tb[0].start, max(t.end for t in tb)],
-        })
+        ra = file_a.region(int(x.local[a0]), int(x.local[a1 - 1]))
+        rb = file_b.region(int(y.local[b0]), int(y.local[b1 - 1]))
+        if ra is None or rb is None:
+            continue
+        matches.append({"a_file": file_a.rel, "a_lines": ra[0],
+                        "b_file": file_b.rel, "b_lines": rb[0],
+                        "tokens": int(min(a1 - a0, b1 - b0)),
+                        "a_span": ra[1], "b_span": rb[1]})
     return {"a": x.sub.name, "b": y.sub.name, "kind": "code",
-            "score": round(min(1.0, max(share_x, share_y)), 4),
-            "a_share": round(min(1.0, share_x), 4), "b_share": round(min(1.0, share_y), 4),
+            "score": round(max(share_x, share_y), 4),
+            "a_share": round(share_x, 4), "b_share": round(share_y, 4),
             "matches": matches}
 
 
-def _visible(tokens: list[Token]) -> list[Token]:
-    """The tokens that have text (layout tokens trimmed from both ends)."""
-    real = [i for i, t in enumerate(tokens) if t.end > t.start]
-    return tokens[real[0]:real[-1] + 1] if real else tokens
+def _trim(boiler: np.ndarray, start: int, end: int) -> tuple[int, int]:
+    own = np.flatnonzero(~boiler[start:end])
+    if not len(own):
+        return start, start
+    return start + int(own[0]), start + int(own[-1]) + 1
 
 
-def _last_line(tokens: list[Token]) -> int:
-    real = [t for t in tokens if t.end > t.start] or tokens
-    return max(t.line for t in real)
+def _answer_score(shared: int | np.ndarray, size_x: int | np.ndarray,
+                  size_y: int | np.ndarray) -> float | np.ndarray:
+    """Containment: shared shingles over the shorter answer's (at least MIN_SHINGLES)."""
+    return np.minimum(1.0, shared / np.maximum(np.minimum(size_x, size_y), MIN_SHINGLES))
 
 
 def _answer_pair(question: str, a_name: str, x: _Answer, b_name: str, y: _Answer,
@@ -524,8 +601,7 @@ def _answer_pair(question: str, a_name: str, x: _Answer, b_name: str, y: _Answer
         words = {p + j for h in shared for p in ans.shingles[h] for j in range(N_WORDS)}
         return len(words)
 
-    denom = max(min(len(x.shingles), len(y.shingles)), MIN_SHINGLES)
-    score = min(1.0, len(shared) / denom)
+    score = _answer_score(len(shared), len(x.shingles), len(y.shingles))
     pairs = []
     for h in shared:
         xs, ys = x.shingles[h], y.shingles[h]
@@ -539,7 +615,7 @@ def _answer_pair(question: str, a_name: str, x: _Answer, b_name: str, y: _Answer
         matches.append({"a_text": x.text[sa[0]:sa[1]], "b_text": y.text[sb[0]:sb[1]],
                         "words": min(a1, len(x.words)) - a0, "a_span": sa, "b_span": sb})
     return {"a": a_name, "b": b_name, "kind": "answer", "question": question,
-            "score": round(score, 4),
+            "score": round(float(score), 4),
             "a_share": round(covered(x) / max(len(x.words), 1), 4),
             "b_share": round(covered(y) / max(len(y.words), 1), 4),
             "matches": matches}
@@ -555,19 +631,40 @@ def _candidate_pairs(index: dict[int, list[int]], n: int) -> np.ndarray:
     return counts
 
 
-def _compare(items: list, prints_of, make_pair, min_score: float) -> list[dict]:
+def _shared_counts(sets: list) -> np.ndarray:
+    """Fingerprints shared by every pair of documents, from an inverted index."""
     index: dict[int, list[int]] = {}
-    for i, item in enumerate(items):
-        for h in prints_of(item):
+    for i, keys in enumerate(sets):
+        for h in keys:
             index.setdefault(h, []).append(i)
-    counts = _candidate_pairs(index, len(items))
+    return _candidate_pairs(index, len(sets))
+
+
+def _compare_code(codes: list[_Code], min_score: float) -> list[dict]:
+    counts = _shared_counts([c.prints for c in codes])
     out = []
     for i, j in zip(*np.nonzero(np.triu(counts, 1))):
-        x, y = items[int(i)], items[int(j)]
-        shared = [h for h in prints_of(x) if h in prints_of(y)]
-        pair = make_pair(x, y, shared)
-        if pair["score"] >= min_score and pair["score"] > 0:
-            out.append(pair)
+        x, y = codes[int(i)], codes[int(j)]
+        shared = list(x.prints.keys() & y.prints.keys())
+        share_x, share_y = _code_shares(x, y, shared)
+        score = max(share_x, share_y)
+        if score > 0 and score >= min_score:  # matches are worked out for kept pairs only
+            out.append(_code_pair(x, y, shared, share_x, share_y))
+    return out
+
+
+def _compare_answers(question: str, answers: list[tuple[str, _Answer]], key_name: str | None,
+                     min_score: float) -> list[dict]:
+    counts = _shared_counts([a.shingles for _, a in answers])
+    sizes = np.array([len(a.shingles) for _, a in answers])
+    scores = _answer_score(counts, sizes[:, None], sizes[None, :])
+    out = []
+    for i, j in zip(*np.nonzero(np.triu((counts > 0) & (scores >= min_score), 1))):
+        (na, x), (nb, y) = answers[int(i)], answers[int(j)]
+        if na == key_name:  # the model answer is always "b": the student is who copied
+            (na, x), (nb, y) = (nb, y), (na, x)
+        shared = list(x.shingles.keys() & y.shingles.keys())
+        out.append(_answer_pair(question, na, x, nb, y, shared))
     return out
 
 
@@ -618,7 +715,7 @@ def compare(paths: Sequence[Path], names: Sequence[str] | None = None, *,
     paths = [Path(p) for p in paths]
     names = list(names) if names is not None else unique_names(paths)
     boiler = boilerplate()
-    subs = [read_submission(p, n) for p, n in zip(paths, names)]
+    subs = [read_submission(p, n, boiler.files) for p, n in zip(paths, names)]
     key_name = None
     if model_answer:
         key_name = MODEL_ANSWER
@@ -627,8 +724,7 @@ def compare(paths: Sequence[Path], names: Sequence[str] | None = None, *,
         subs.append(model_answer_submission(key_name))
 
     codes = [c for c in (_prepare_code(s, boiler.code) for s in subs if s.files) if c]
-    pairs = _compare(codes, lambda c: c.prints, _code_pair, min_score)
-
+    pairs = _compare_code(codes, min_score)
     for q in QUESTIONS:
         answers = []
         for s in subs:
@@ -636,15 +732,7 @@ def compare(paths: Sequence[Path], names: Sequence[str] | None = None, *,
             prepared = _prepare_answer(text, boiler.answers) if text else None
             if prepared:
                 answers.append((s.name, prepared))
-
-        def make(x, y, shared, q=q):
-            # The model answer is always "b": the student is the one who copied.
-            if x[0] == key_name:
-                x, y = y, x
-            return _answer_pair(q, x[0], x[1], y[0], y[1], shared)
-
-        pairs += _compare(answers, lambda a: a[1].shingles, make, min_score)
-
+        pairs += _compare_answers(q, answers, key_name, min_score)
     pairs.sort(key=lambda p: (-p["score"], p["kind"], p.get("question", ""), p["a"], p["b"]))
     notes = [{"submission": s.name, "note": n} for s in subs for n in s.notes]
     return Report(pairs, notes, threshold, names, key_name, {s.name: s for s in subs})
