@@ -385,3 +385,37 @@ def test_grade_without_similarity_has_no_such_section(tmp_path):
     text = reports.report_markdown([])
     assert "Similar pairs" not in text
     assert "Similar pairs" in reports.report_markdown([], similarity=["### Similar pairs"])
+
+
+# ------------------------------------------------------------------ benchmark code
+
+def test_benchmark_class_is_renamed_and_compares(tmp_path):
+    from benchmarks import similarity as bench
+
+    subs = bench.make_class(tmp_path / "class", 7)
+    assert len(subs) == 7
+    first = (subs[0] / "source" / "cross_correlation.py").read_text(encoding="utf-8")
+    same_variant = (subs[6] / "source" / "cross_correlation.py").read_text(encoding="utf-8")
+    assert first != same_variant and "_s0" in first and "_s6" in same_variant
+    report = similarity.compare(subs, min_score=0.0)
+    # subs 0 and 6 share the cross-correlation variant under other names: found.
+    pair = _pair(report, "code", None, "s0000", "s0006")
+    cc = [m for m in pair["matches"] if m["a_file"] == "source/cross_correlation.py"]
+    assert cc and cc[0]["b_file"] == "source/cross_correlation.py"
+
+
+def test_benchmark_section_replaces_only_itself():
+    from benchmarks import similarity as bench
+
+    rows = [{"n": 50, "seconds": 1.0, "rc": 0, "pairs_compared": 1225, "pairs_written": 9,
+             "flagged": 2, "compare_s": 0.5},
+            {"n": 200, "seconds": 4.0, "rc": 0, "pairs_compared": 19900, "pairs_written": 90,
+             "flagged": 20, "compare_s": 3.0}]
+    result = {"rows": rows, "date": "d", "loadavg": [1.0, 1.0, 1.0], "cores": 2}
+    new = bench.render(result)
+    assert "**4.0 s** for 200, met" in new
+    old = "# Benchmarks\n\nintro\n\n" + bench.BEGIN + "\nold numbers\n" + bench.END + "\n\ntail\n"
+    text = bench.with_section(old, new)
+    assert "old numbers" not in text and "intro" in text and text.endswith("tail\n")
+    assert bench.section(text).startswith(bench.BEGIN) and "19900" in bench.section(text)
+    assert bench.with_section("# Benchmarks\n", new).count(bench.BEGIN) == 1
