@@ -129,12 +129,13 @@ def parser() -> argparse.ArgumentParser:
     m = sub.add_parser("similarity", help="code and warm-up answer similarity across "
                        "submissions (possible copying)")
     m.add_argument("submissions", nargs="+", metavar="SUB")
-    m.add_argument("--json", metavar="FILE", required=True, help="write every pair as JSON")
+    m.add_argument("--json", metavar="FILE", required=True,
+                   help="write the pairs as JSON, highest score first")
     m.add_argument("--html", metavar="DIR", help="write DIR/index.html: the top pairs side by "
                    "side with the matching regions highlighted")
     _threshold_option(m, "--threshold")
     m.add_argument("--min-score", type=float, default=None, metavar="S",
-                   help="leave pairs scoring below S out of the JSON (default 0.05)")
+                   help="leave pairs scoring below S out of the JSON (default 0.2)")
     m.add_argument("--top", type=int, default=50, metavar="N",
                    help="pairs shown in the HTML (default 50)")
     m.add_argument("--no-model-answer", action="store_true",

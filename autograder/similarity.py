@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import hashlib
 import html
 import importlib.util
@@ -67,6 +68,7 @@ MODEL_ANSWER = "model-answer"
 MAX_FILE_BYTES = 256 * 1024
 MAX_FILES = 40
 MAX_NOTEBOOK_BYTES = 32 * 1024 * 1024
+MAX_ANSWER_CHARS = 20_000
 
 QUESTIONS = tuple(key.removeprefix("warmup_") for key in points.MANUAL)
 TEMPLATE_ANSWER = "YOUR ANSWER HERE"
@@ -239,6 +241,7 @@ _FSTRING_TYPES = {getattr(tokenize, n) for n in ("FSTRING_START", "FSTRING_MIDDL
                                                    "FSTRING_END") if hasattr(tokenize, n)}
 
 
+@functools.cache
 def _load_winnow():
     """copydetect's robust-winnowing selection (``copydetect/pywinnow.py``, numpy only).
 
@@ -254,15 +257,12 @@ def _load_winnow():
     return module._winnow
 
 
-_winnow = _load_winnow()
-
-
 def winnow(hashes: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """The fingerprints that winnowing keeps and their positions (copydetect's ``winnow``
     with ``remove_duplicates=False``)."""
     if window <= 1 or len(hashes) == 0:
         return hashes, np.arange(len(hashes))
-    idx = _winnow(hashes, window)
+    idx = _load_winnow()(hashes, window)
     return hashes[idx], idx
 
 
@@ -358,7 +358,7 @@ def read_answers(notebook: Path) -> dict[str, str]:
         if isinstance(grade_id, str) and grade_id.startswith("warmup_"):
             letter = grade_id.removeprefix("warmup_")
             if letter in QUESTIONS and letter not in found:
-                found[letter] = _cell_source(cell)
+                found[letter] = _cell_source(cell)[:MAX_ANSWER_CHARS]
     return found
 
 
