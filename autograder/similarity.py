@@ -129,7 +129,10 @@ class _Code:
     local: np.ndarray            # position of each global token inside its file
     boiler: np.ndarray           # bool, token covered by a boilerplate window
     own: int                     # tokens that are not boilerplate
-    prints: dict[int, list[int]]  # fingerprint -> global positions of its window
+    occ_hash: np.ndarray         # fingerprint of each selected window, sorted (then by place)
+    occ_pos: np.ndarray          # global position of that window
+    occ_key: np.ndarray          # fingerprint and how many times it came before, in one int
+    prints: np.ndarray           # the distinct fingerprints, sorted
 
 
 @dataclass
@@ -465,7 +468,7 @@ def model_answer_submission(name: str = MODEL_ANSWER) -> Submission:
 # ----------------------------------------------------------------------------- fingerprints
 
 def _prepare_code(sub: Submission, boiler: frozenset[int]) -> _Code | None:
-    file_of, local, masks, prints = [], [], [], {}
+    file_of, local, masks, occ_h, occ_p = [], [], [], [], []
     offset = 0
     for index, f in enumerate(sub.files):
         texts = [t.text for t in f.tokens]
@@ -478,9 +481,10 @@ def _prepare_code(sub: Submission, boiler: frozenset[int]) -> _Code | None:
             for j in np.flatnonzero(is_boiler).tolist():
                 mask[j:j + K] = True
             selected, idx = winnow(hashes, WINDOW)
-            for h, i in zip(selected.tolist(), idx.tolist()):
-                if h not in boiler:
-                    prints.setdefault(h, []).append(offset + i)
+            keep = np.fromiter((h not in boiler for h in selected.tolist()), dtype=bool,
+                               count=len(selected))
+            occ_h.append(selected[keep])
+            occ_p.append(idx[keep] + offset)
         file_of.append(np.full(n, index, dtype=np.int32))
         local.append(np.arange(n, dtype=np.int32))
         masks.append(mask)
@@ -489,9 +493,22 @@ def _prepare_code(sub: Submission, boiler: frozenset[int]) -> _Code | None:
         return None
     boiler_mask = np.concatenate(masks)
     own = int((~boiler_mask).sum())
-    if not prints:
+    hashes = np.concatenate(occ_h) if occ_h else np.zeros(0, dtype=np.int64)
+    if not len(hashes):
         return None
-    return _Code(sub, np.concatenate(file_of), np.concatenate(local), boiler_mask, own, prints)
+    positions = np.concatenate(occ_p).astype(np.int64)
+    order = np.lexsort((positions, hashes))
+    hashes, positions = hashes[order], positions[order]
+    # The k-th occurrence of a fingerprint on one side pairs with its k-th on the other.
+    first = np.searchsorted(hashes, hashes)
+    rank = np.minimum(np.arange(len(hashes)) - first, _RANKS - 1)
+    keys = (hashes << _RANK_BITS) | rank
+    return _Code(sub, np.concatenate(file_of), np.concatenate(local), boiler_mask, own,
+                 hashes, positions, keys, np.unique(hashes))
+
+
+_RANK_BITS = 11  # fingerprints have 52 bits: 52 + 11 fits an int64
+_RANKS = 1 << _RANK_BITS
 
 
 def _prepare_answer(text: str, boiler: frozenset[int]) -> _Answer | None:
@@ -505,25 +522,33 @@ def _prepare_answer(text: str, boiler: frozenset[int]) -> _Answer | None:
     return _Answer(text, spans, shingles)
 
 
-def _diagonal_runs(pairs: list[tuple[int, int]], width: int) -> list[tuple[int, int, int, int]]:
-    """Group matching window positions (pos in a, pos in b) into runs that advance together;
-    each run is (a_start, a_end, b_start, b_end), ends exclusive, windows of ``width``."""
-    runs: list[list[int]] = []
-    for a, b in sorted(pairs, key=lambda p: (p[0] - p[1], p[0])):
-        if runs and runs[-1][4] == a - b and a <= runs[-1][1] + width:
-            run = runs[-1]
-            run[1] = max(run[1], a + width)
-            run[3] = max(run[3], b + width)
-        else:
-            runs.append([a, a + width, b, b + width, a - b])
+def _diagonal_runs(a: Sequence[int], b: Sequence[int], width: int,
+                   apart: np.ndarray | None = None) -> list[tuple[int, int, int, int]]:
+    """Group matching window positions (a[i] on one side, b[i] on the other) into runs that
+    advance together; each run is (a_start, a_end, b_start, b_end), ends exclusive, windows
+    of ``width``. A run is cut wherever ``apart`` (a label per pair: its files) changes."""
+    if not len(a):
+        return []
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    labels = np.zeros(len(a), dtype=np.int64) if apart is None else np.asarray(apart)
+    order = np.lexsort((a, a - b, labels))
+    a, b, labels = a[order], b[order], labels[order]
+    cut = np.ones(len(a), dtype=bool)
+    cut[1:] = ((a[1:] - b[1:]) != (a[:-1] - b[:-1])) | (a[1:] > a[:-1] + width) | (
+        labels[1:] != labels[:-1])
+    first = np.flatnonzero(cut)
+    last = np.r_[first[1:], len(a)] - 1
+    runs = sorted(zip((a[last] - a[first]).tolist(), a[first].tolist(),
+                      (a[last] + width).tolist(), b[first].tolist(), (b[last] + width).tolist()),
+                  reverse=True)
     # Repeated code (two lines that differ only in names) also matches crosswise; keep a
     # run only where it shows something the longer runs do not already show.
-    kept: list[list[int]] = []
-    for run in sorted(runs, key=lambda r: r[0] - r[1]):
-        if not (_covered(run[0], run[1], [(k[0], k[1]) for k in kept])
-                or _covered(run[2], run[3], [(k[2], k[3]) for k in kept])):
-            kept.append(run)
-    return [(r[0], r[1], r[2], r[3]) for r in sorted(kept, key=lambda r: r[0])]
+    kept: list[tuple[int, int, int, int]] = []
+    for _, a0, a1, b0, b1 in runs:
+        if not (_covered(a0, a1, [(k[0], k[1]) for k in kept])
+                or _covered(b0, b1, [(k[2], k[3]) for k in kept])):
+            kept.append((a0, a1, b0, b1))
+    return sorted(kept)
 
 
 def _covered(start: int, end: int, intervals: list[tuple[int, int]]) -> bool:
@@ -532,35 +557,53 @@ def _covered(start: int, end: int, intervals: list[tuple[int, int]]) -> bool:
     return inside >= 0.8 * (end - start)
 
 
-def _coverage(positions: list[int], width: int, boiler: np.ndarray) -> int:
+def _coverage(positions: np.ndarray, width: int, boiler: np.ndarray) -> int:
     """Tokens inside the windows at positions that are not boilerplate."""
-    if not positions:
+    if not len(positions):
         return 0
     covered = np.zeros(len(boiler), dtype=bool)
     covered[(np.asarray(positions)[:, None] + np.arange(width)).ravel()] = True
     return int(np.count_nonzero(covered & ~boiler))
 
 
-def _code_shares(x: _Code, y: _Code, shared: list[int]) -> tuple[float, float]:
+def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """values in sorted_set, as a mask (np.isin, without its overhead on small arrays)."""
+    idx = np.searchsorted(sorted_set, values)
+    idx[idx == len(sorted_set)] = 0
+    return sorted_set[idx] == values
+
+
+def _code_shares(x: _Code, y: _Code) -> tuple[float, float]:
     """Share of each side's own tokens that lie in windows found on the other side."""
-    px = [p for h in shared for p in x.prints[h]]
-    py = [p for h in shared for p in y.prints[h]]
+    px = x.occ_pos[_member(x.occ_hash, y.prints)]
+    py = y.occ_pos[_member(y.occ_hash, x.prints)]
     return (min(1.0, _coverage(px, K, x.boiler) / max(x.own, MIN_CODE_TOKENS)),
             min(1.0, _coverage(py, K, y.boiler) / max(y.own, MIN_CODE_TOKENS)))
 
 
-def _code_pair(x: _Code, y: _Code, shared: list[int], share_x: float, share_y: float) -> dict:
-    pairs = []
+def _pairs_of(shared: list[int], x: dict[int, list[int]], y: dict[int, list[int]]
+              ) -> tuple[list[int], list[int]]:
+    """Positions of each shared fingerprint on both sides, paired up."""
+    xs: list[int] = []
+    ys: list[int] = []
     for h in shared:
-        xs, ys = x.prints[h], y.prints[h]
-        if len(xs) * len(ys) > 9:  # a window repeated many times: pair first occurrences
-            xs, ys = xs[:1], ys[:1]
-        pairs += [(a, b) for a in xs for b in ys]
-    by_files: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for a, b in pairs:  # a run never spans two files
-        by_files.setdefault((int(x.file_of[a]), int(y.file_of[b])), []).append((a, b))
-    runs = sorted((fa, fb, *run) for (fa, fb), group in by_files.items()
-                  for run in _diagonal_runs(group, K))
+        px, py = x[h], y[h]
+        if len(px) == 1 and len(py) == 1 or len(px) * len(py) > 9:
+            xs.append(px[0])  # a window repeated many times: pair the first occurrences
+            ys.append(py[0])
+        else:
+            for p in px:
+                xs.extend([p] * len(py))
+                ys.extend(py)
+    return xs, ys
+
+
+def _code_pair(x: _Code, y: _Code, share_x: float, share_y: float) -> dict:
+    _, ix, iy = np.intersect1d(x.occ_key, y.occ_key, assume_unique=True, return_indices=True)
+    xs, ys = x.occ_pos[ix], y.occ_pos[iy]
+    files = x.file_of[xs].astype(np.int64) * 1_000_003 + y.file_of[ys]
+    runs = sorted((int(x.file_of[a0]), int(y.file_of[b0]), a0, a1, b0, b1)
+                  for a0, a1, b0, b1 in _diagonal_runs(xs, ys, K, files))
     matches = []
     for fa, fb, a0, a1, b0, b1 in runs:
         a0, a1 = _trim(x.boiler, a0, a1)  # boilerplate at either end is not shown
@@ -602,14 +645,9 @@ def _answer_pair(question: str, a_name: str, x: _Answer, b_name: str, y: _Answer
         return len(words)
 
     score = _answer_score(len(shared), len(x.shingles), len(y.shingles))
-    pairs = []
-    for h in shared:
-        xs, ys = x.shingles[h], y.shingles[h]
-        if len(xs) * len(ys) > 9:
-            xs, ys = xs[:1], ys[:1]
-        pairs += [(a, b) for a in xs for b in ys]
+    xs, ys = _pairs_of(shared, x.shingles, y.shingles)
     matches = []
-    for a0, a1, b0, b1 in _diagonal_runs(pairs, N_WORDS):
+    for a0, a1, b0, b1 in _diagonal_runs(xs, ys, N_WORDS):
         sa = [x.words[a0][0], x.words[min(a1, len(x.words)) - 1][1]]
         sb = [y.words[b0][0], y.words[min(b1, len(y.words)) - 1][1]]
         matches.append({"a_text": x.text[sa[0]:sa[1]], "b_text": y.text[sb[0]:sb[1]],
@@ -641,15 +679,14 @@ def _shared_counts(sets: list) -> np.ndarray:
 
 
 def _compare_code(codes: list[_Code], min_score: float) -> list[dict]:
-    counts = _shared_counts([c.prints for c in codes])
+    counts = _shared_counts([c.prints.tolist() for c in codes])
     out = []
     for i, j in zip(*np.nonzero(np.triu(counts, 1))):
         x, y = codes[int(i)], codes[int(j)]
-        shared = list(x.prints.keys() & y.prints.keys())
-        share_x, share_y = _code_shares(x, y, shared)
+        share_x, share_y = _code_shares(x, y)
         score = max(share_x, share_y)
         if score > 0 and score >= min_score:  # matches are worked out for kept pairs only
-            out.append(_code_pair(x, y, shared, share_x, share_y))
+            out.append(_code_pair(x, y, share_x, share_y))
     return out
 
 
