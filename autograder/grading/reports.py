@@ -22,8 +22,6 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-import jsonschema
-
 from .. import points
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
@@ -109,6 +107,8 @@ def _schema(name: str) -> dict:
         known = sorted(p.name.split(".")[0] for p in SCHEMAS.glob("*.schema.json"))
         raise ValueError(f"no schema {name!r}; known: {', '.join(known)}")
     schema = json.loads(path.read_text(encoding="utf-8"))
+    import jsonschema  # here, not at the top: a second of imports that most views never use
+
     jsonschema.Draft202012Validator.check_schema(schema)
     return schema
 
@@ -116,6 +116,8 @@ def _schema(name: str) -> dict:
 def validate(obj: Any, schema_name: str) -> None:
     """Raise ``jsonschema.ValidationError`` unless ``obj`` follows the named schema
     (``"grade"`` for SPEC's ``--json`` output, ``"gradescope"`` for a results.json)."""
+    import jsonschema
+
     jsonschema.validate(obj, _schema(schema_name), cls=jsonschema.Draft202012Validator)
 
 
