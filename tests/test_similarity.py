@@ -256,6 +256,7 @@ def test_identifiers_comments_and_layout_do_not_change_the_tokens():
 def test_json_has_the_spec_shape_and_is_sorted(klass, tmp_path):
     path = similarity.write_json(klass["report"], tmp_path / "sim.json")
     data = json.loads(path.read_text(encoding="utf-8"))
+    reports.validate(data, "similarity")
     pairs = data["pairs"]
     assert pairs
     scores = [p["score"] for p in pairs]
@@ -338,6 +339,7 @@ def test_similarity_command_writes_json_and_html(klass, tmp_path, capsys):
                    "--threshold", "0.6"])
     assert rc == 0
     data = json.loads(out.read_text(encoding="utf-8"))
+    reports.validate(data, "similarity")
     assert data["threshold"] == 0.6
     assert all(p["score"] >= similarity.DEFAULT_MIN_SCORE for p in data["pairs"])
     assert (html_dir / "index.html").is_file()
@@ -419,3 +421,15 @@ def test_benchmark_section_replaces_only_itself():
     assert "old numbers" not in text and "intro" in text and text.endswith("tail\n")
     assert bench.section(text).startswith(bench.BEGIN) and "19900" in bench.section(text)
     assert bench.with_section("# Benchmarks\n", new).count(bench.BEGIN) == 1
+
+
+def test_the_schema_ties_the_question_to_answer_pairs():
+    import jsonschema
+
+    pair = {"a": "x", "b": "y", "kind": "answer", "question": "b", "score": 0.5,
+            "matches": [{"a_text": "t", "b_text": "t", "words": 3}]}
+    reports.validate({"pairs": [pair]}, "similarity")
+    for broken in ({k: v for k, v in pair.items() if k != "question"},
+                   {**pair, "kind": "code"}, {**pair, "score": 1.5}):
+        with pytest.raises(jsonschema.ValidationError):
+            reports.validate({"pairs": [broken]}, "similarity")
