@@ -12,7 +12,7 @@ Two comparisons, one report:
   ``K + WINDOW - 1`` tokens is found wherever it sits, so reordered functions still match.
   Whatever the release stubs and the notebook's own code contain is boilerplate: it is
   neither matched nor counted.
-- **Answers.** Each markdown answer (a)-(j) is normalised (markdown, links, HTML,
+- **Answers.** Each markdown answer (a)-(j), but the autograded (e), is normalised (markdown, links, HTML,
   punctuation and case dropped) and cut into word N-grams; two answers to the same question
   are compared by containment. The question text and the answer template are boilerplate.
   The model answers of ``written_answers.md`` take part as one more submission,
@@ -44,7 +44,7 @@ import numpy as np
 
 from . import build, points
 
-#: Tokens per hashed window (a k-gram): about one short line of code.
+#: Tokens per hashed window (a k-gram): about a line and a half of code.
 K = 20
 #: Winnowing window: every common run of K + WINDOW - 1 tokens or more is found.
 WINDOW = 5
@@ -659,23 +659,19 @@ def _answer_pair(question: str, a_name: str, x: _Answer, b_name: str, y: _Answer
             "matches": matches}
 
 
-def _candidate_pairs(index: dict[int, list[int]], n: int) -> np.ndarray:
-    """Count of shared fingerprints for every pair of documents, from an inverted index."""
-    counts = np.zeros((n, n), dtype=np.int32)
+def _shared_counts(sets: list) -> np.ndarray:
+    """Fingerprints shared by every pair of documents, from an inverted index: documents
+    that share none are never compared."""
+    index: dict[int, list[int]] = {}
+    for i, keys in enumerate(sets):
+        for h in keys:
+            index.setdefault(h, []).append(i)
+    counts = np.zeros((len(sets), len(sets)), dtype=np.int32)
     for docs in index.values():
         if len(docs) > 1:
             ids = np.asarray(docs)
             counts[np.ix_(ids, ids)] += 1
     return counts
-
-
-def _shared_counts(sets: list) -> np.ndarray:
-    """Fingerprints shared by every pair of documents, from an inverted index."""
-    index: dict[int, list[int]] = {}
-    for i, keys in enumerate(sets):
-        for h in keys:
-            index.setdefault(h, []).append(i)
-    return _candidate_pairs(index, len(sets))
 
 
 def _compare_code(codes: list[_Code], min_score: float) -> list[dict]:
