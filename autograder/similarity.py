@@ -12,9 +12,9 @@ Two comparisons, one report:
   ``K + WINDOW - 1`` tokens is found wherever it sits, so reordered functions still match.
   Whatever the release stubs and the notebook's own code contain is boilerplate: it is
   neither matched nor counted.
-- **Answers.** Each markdown answer (a)-(j), but the autograded (e), is normalised (markdown, links, HTML,
-  punctuation and case dropped) and cut into word N-grams; two answers to the same question
-  are compared by containment. The question text and the answer template are boilerplate.
+- **Answers.** Each markdown answer (a)-(j), but the autograded (e), is normalised
+  (markdown, links, HTML, punctuation and case dropped) and cut into word N-grams; two
+  answers to the same question are compared by containment. The question text and the answer template are boilerplate.
   The model answers of ``written_answers.md`` take part as one more submission,
   ``model-answer``, so copying the key shows up as a pair.
 
