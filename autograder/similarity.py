@@ -14,9 +14,9 @@ Two comparisons, one report:
   neither matched nor counted.
 - **Answers.** Each markdown answer (a)-(j), but the autograded (e), is normalised
   (markdown, links, HTML, punctuation and case dropped) and cut into word N-grams; two
-  answers to the same question are compared by containment. The question text and the answer template are boilerplate.
-  The model answers of ``written_answers.md`` take part as one more submission,
-  ``model-answer``, so copying the key shows up as a pair.
+  answers to the same question are compared by containment. The question text and the
+  answer template are boilerplate. The model answers of ``written_answers.md`` take part
+  as one more submission, ``model-answer``, so copying the key shows up as a pair.
 
 Student files are only read, never imported or run: the similarity step is safe on hostile
 submissions. A file or notebook that cannot be read (not UTF-8, too large, not a notebook,
