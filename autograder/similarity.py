@@ -537,7 +537,9 @@ def _diagonal_runs(a: Sequence[int], b: Sequence[int], width: int,
     cut[1:] = ((a[1:] - b[1:]) != (a[:-1] - b[:-1])) | (a[1:] > a[:-1] + width) | (
         labels[1:] != labels[:-1])
     first = np.flatnonzero(cut)
-    last = np.r_[first[1:], len(a)] - 1
+    last = np.empty_like(first)
+    last[:-1] = first[1:] - 1
+    last[-1] = len(a) - 1
     runs = sorted(zip((a[last] - a[first]).tolist(), a[first].tolist(),
                       (a[last] + width).tolist(), b[first].tolist(), (b[last] + width).tolist()),
                   reverse=True)
@@ -777,10 +779,16 @@ def write_json(report: Report, path: str | Path) -> Path:
     from .grading.reports import atomic_write
 
     payload = report.to_json()
+    pairs = payload.pop("pairs")
 
     def write(f) -> None:
-        json.dump(payload, f, indent=1, allow_nan=False)
-        f.write("\n")
+        # One pair per line: readable, and json's fast encoder (indent= makes it slow).
+        f.write('{"pairs": [')
+        f.write(",".join("\n" + json.dumps(p, allow_nan=False) for p in pairs))
+        f.write("\n]")
+        for key, value in payload.items():
+            f.write(f",\n{json.dumps(key)}: {json.dumps(value, allow_nan=False)}")
+        f.write("\n}\n")
     return atomic_write(path, write)
 
 
