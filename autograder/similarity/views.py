@@ -49,8 +49,9 @@ def summary_lines(report: Report, limit: int = 20) -> list[str]:
     return out
 
 
-def report_section(report: Report) -> list[str]:
-    """Markdown lines for the instructor report: the pairs above the threshold."""
+def report_section(report: Report, limit: int = 100) -> list[str]:
+    """Markdown lines for the instructor report: the pairs above the threshold (the first
+    ``limit`` of them; the JSON has them all)."""
     flagged = report.flagged
     html_index = report.html_index
     lines = ["### Similar pairs (possible copying)", "",
@@ -63,9 +64,12 @@ def report_section(report: Report) -> list[str]:
         lines += [f"Side-by-side view of the top pairs: [{html_index}]({html_index})", ""]
     if flagged:
         lines += ["| score | what | a | b | matching regions |", "|---:|---|---|---|---|"]
-        for p in flagged:
+        for p in flagged[:limit]:
             lines.append(f"| {p['score']:.2f} | {_label(p)} | {_md(p['a'])} | {_md(p['b'])} | "
                          f"{_regions(p)} |")
+        if len(flagged) > limit:
+            lines += ["", f"... and {len(flagged) - limit} more pairs above the threshold, "
+                      "in the similarity JSON."]
     else:
         lines.append("None above the threshold.")
     if report.notes:
