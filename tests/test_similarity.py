@@ -433,3 +433,12 @@ def test_the_schema_ties_the_question_to_answer_pairs():
                    {**pair, "kind": "code"}, {**pair, "score": 1.5}):
         with pytest.raises(jsonschema.ValidationError):
             reports.validate({"pairs": [broken]}, "similarity")
+
+
+def test_the_report_section_caps_its_table(klass):
+    report = klass["report"]
+    pairs = [dict(report.pairs[0], a=f"s{i}", b=f"t{i}", score=0.9) for i in range(7)]
+    many = similarity.Report(pairs, [], 0.5, ["x"], None)
+    lines = similarity.report_section(many, limit=3)
+    assert sum(line.startswith("| 0.90 |") for line in lines) == 3
+    assert any("4 more pairs above the threshold" in line for line in lines)
