@@ -22,12 +22,13 @@ import re
 import shutil
 import zipfile
 from pathlib import Path
-
-import nbformat
-from traitlets.config import Config
-from traitlets.config.loader import PyFileConfigLoader
+from typing import TYPE_CHECKING
 
 from .points import ASSIGNMENT_ID
+
+if TYPE_CHECKING:  # nbformat and traitlets are imported where used: the similarity report
+    import nbformat  # reads this module's paths and stubs and should not pay for them (1 s)
+    from traitlets.config import Config
 
 REPO = Path(__file__).resolve().parent.parent
 COURSE = REPO / "autograder"
@@ -136,10 +137,14 @@ def unmark_python(source: str, relpath: str) -> str:
 
 def nbgrader_config() -> Config:
     """The course's nbgrader configuration, as nbgrader itself would load it."""
+    from traitlets.config.loader import PyFileConfigLoader
+
     return PyFileConfigLoader("nbgrader_config.py", path=str(COURSE)).load_config()
 
 
 def _master_notebook() -> nbformat.NotebookNode:
+    import nbformat
+
     return nbformat.read(MASTER / NOTEBOOK, as_version=4)
 
 
@@ -221,6 +226,8 @@ def _student_files() -> dict[str, bytes]:
         stub = strip_python(path.read_text(encoding="utf-8"), rel)
         stamp = PY_STAMP.format(assignment=ASSIGNMENT_ID, path=rel)
         files[rel] = (stamp + stub).encode()
+    import nbformat
+
     files[NOTEBOOK] = nbformat.writes(student_notebook()).encode() + b"\n"
     for path in sorted((MASTER / "figures").glob("*.png")):
         files[f"figures/{path.name}"] = path.read_bytes()
@@ -341,6 +348,8 @@ def solution(dest: Path) -> list[str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(unmark_python(path.read_text(encoding="utf-8"), rel), encoding="utf-8")
         written.append(rel)
+    import nbformat
+
     nbformat.write(solution_notebook(), dest / NOTEBOOK)
     written.append(NOTEBOOK)
     for path in sorted((MASTER / "figures").glob("*.png")):

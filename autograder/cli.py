@@ -57,6 +57,12 @@ def _grade(args: argparse.Namespace) -> int:
     return run_grade_command(args)
 
 
+def _similarity(args: argparse.Namespace) -> int:
+    from .similarity import run_command
+
+    return run_command(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from . import build, demo
     from .grading.batch import run_grade_command
@@ -83,6 +89,11 @@ def _gradescope_bundle(args: argparse.Namespace) -> int:
         return 1
     print(f"Gradescope autograder: {path}")
     return 0
+
+
+def _threshold_option(p: argparse.ArgumentParser, flag: str) -> None:
+    p.add_argument(flag, dest="similarity_threshold", type=float, default=None, metavar="T",
+                   help="similarity score (0-1) from which a pair is flagged (default 0.5)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -114,7 +125,26 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--require-sandbox", action="store_true",
                    help="stop with an error where a protection of the sandbox is missing, "
                    "instead of grading in a degraded sandbox")
+    g.add_argument("--similarity", action="store_true",
+                   help="also compare code and warm-up answers across the submissions; "
+                   "pairs above the threshold go into the instructor report")
+    _threshold_option(g, "--similarity-threshold")
     g.set_defaults(func=_grade)
+    m = sub.add_parser("similarity", help="code and warm-up answer similarity across "
+                       "submissions (possible copying)")
+    m.add_argument("submissions", nargs="+", metavar="SUB")
+    m.add_argument("--json", metavar="FILE", required=True,
+                   help="write the pairs as JSON, highest score first")
+    m.add_argument("--html", metavar="DIR", help="write DIR/index.html: the top pairs side by "
+                   "side with the matching regions highlighted")
+    _threshold_option(m, "--threshold")
+    m.add_argument("--min-score", type=float, default=None, metavar="S",
+                   help="leave pairs scoring below S out of the JSON (default 0.2)")
+    m.add_argument("--top", type=int, default=50, metavar="N",
+                   help="pairs shown in the HTML (default 50)")
+    m.add_argument("--no-model-answer", action="store_true",
+                   help="do not compare the answers with written_answers.md")
+    m.set_defaults(func=_similarity)
     d = sub.add_parser("demo", help="rebuild the student view, grade the built-in example "
                        "class and print the table")
     d.add_argument("--out", default="build/demo", help="where the class and results go")

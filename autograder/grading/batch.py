@@ -234,6 +234,7 @@ def run_grade_command(args) -> int:
     for result, name in zip(results, unique_names(paths)):
         result["submission"] = name
     print(reports.format_table(results))
+    similar = _similarity_section(args, paths)
     if args.json:
         print(f"wrote {reports.write_json(results, args.json)}")
     if args.csv:
@@ -243,9 +244,22 @@ def run_grade_command(args) -> int:
         out = Path(args.json or args.csv)
         stem = out.stem
         reports.write_feedback(results, out.parent)
-        reports.write_report(results, out.parent, stem)
+        reports.write_report(results, out.parent, stem, similarity=similar)
         print(f"wrote per-student feedback and {stem}-report.md in {out.parent}")
     if args.gradescope:
         reports.write_gradescope(results, args.gradescope)
         print(f"wrote Gradescope results under {args.gradescope}")
     return 0
+
+
+def _similarity_section(args, paths: list[Path]) -> list[str] | None:
+    """``grade --similarity``: compare the class (read as text, never run) and return the
+    instructor report's section; its JSON and HTML go next to the grade files."""
+    if not getattr(args, "similarity", False):
+        return None
+    from .. import similarity
+
+    grades = args.json or args.csv
+    report = similarity.for_grade(args, paths, _unique_names(paths),
+                                  Path(grades) if grades else None)
+    return similarity.report_section(report)

@@ -466,7 +466,8 @@ def own_flags(result: dict) -> list[str]:
     return [f for f in result["flags"] if not f.startswith(SANDBOX_NOTE)]
 
 
-def report_markdown(results: Sequence[dict], image_name: str | None = None) -> str:
+def report_markdown(results: Sequence[dict], image_name: str | None = None,
+                    similarity: Sequence[str] | None = None) -> str:
     n = len(results)
     seeds = sorted({r["seed"] for r in results if r.get("seed") is not None})
     seed_note = f" Seed of the hidden-test inputs: {', '.join(map(str, seeds))}." if seeds else ""
@@ -508,6 +509,8 @@ def report_markdown(results: Sequence[dict], image_name: str | None = None) -> s
             lines += [f"  - {f}" for f in flags]
     else:
         lines.append("None.")
+    if similarity:  # grade --similarity: pairs of submissions that look copied
+        lines += ["", *similarity]
     lines.append("")
     return "\n".join(lines)
 
@@ -557,12 +560,12 @@ def _histograms(results: Sequence[dict]) -> bytes:
 
 
 def write_report(results: Sequence[dict], folder: str | os.PathLike,
-                 stem: str) -> tuple[Path, Path]:
+                 stem: str, similarity: Sequence[str] | None = None) -> tuple[Path, Path]:
     """``<stem>-report.md`` and ``<stem>-histograms.png`` in ``folder``."""
     folder = Path(folder)
     png_name = f"{stem}-histograms.png"
     png = _histograms(results)
-    text = report_markdown(results, image_name=png_name)
+    text = report_markdown(results, image_name=png_name, similarity=similarity)
     image = atomic_write(folder / png_name, lambda f: f.write(png), binary=True)
     report = atomic_write(folder / f"{stem}-report.md", lambda f: f.write(text))
     return report, image
