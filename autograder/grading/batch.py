@@ -20,6 +20,7 @@ from pathlib import Path
 from .. import points
 from . import reports
 from .grade import DEFAULT_SEED, assemble, grade_submission
+from .results import GRADER_ERROR, TestResult
 from .sandbox import Limits, Sandbox
 
 JOURNAL_SUFFIX = ".journal.jsonl"
@@ -83,10 +84,9 @@ class Journal:
 
 
 def _failed_result(path: Path, seed: int, error: str) -> dict:
-    tests = [{"name": n, "section": s, "score": 0.0, "max_score": p, "status": "failed",
-              "output": "not graded: the grader failed on this submission"}
-             for n, (s, p) in points.TESTS.items()]
-    return assemble(path.name, tests, [f"grader error: {error}"], 0.0, seed, 0.0)
+    tests = [TestResult.of(n, 0.0, "not graded: the grader failed on this submission")
+             for n in points.TESTS]
+    return assemble(path.name, tests, [f"{GRADER_ERROR}: {error}"], 0.0, seed, 0.0)
 
 
 def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,

@@ -61,9 +61,15 @@ class CallResult:
     crashed: bool = False
     elapsed: float = 0.0
     output: str = ""
+    # The student's process answered, but the judge could not read the answer: the
+    # grader's failure, not the student's (the test is held for review, not scored).
+    grader_error: str = ""
 
     def describe(self) -> str:
         """A sentence for the student about what went wrong."""
+        if self.grader_error:
+            return ("returned a value that the grader could not read back; this is the "
+                    "grader's problem, not yours, and the test will be reviewed")
         if self.timed_out:
             return "did not finish before the time limit (infinite loop, or far too slow)"
         if self.crashed:
@@ -410,8 +416,8 @@ class Child:
                                       reply_blobs)
         except (ProtocolError, KeyError, IndexError, TypeError, ValueError) as exc:
             self.kill()
-            return CallResult(False, error={"type": "ProtocolError",
-                                            "message": f"unreadable result: {exc}"})
+            return CallResult(False, grader_error=f"unreadable result ({type(exc).__name__}: "
+                                                  f"{str(exc)[:200]})")
         return CallResult(True, value=value, args_after=after,
                           forbidden=_str_list(reply.get("forbidden")),
                           elapsed=float(reply.get("elapsed", 0.0)))
