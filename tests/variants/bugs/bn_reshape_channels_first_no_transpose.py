@@ -6,6 +6,7 @@ TARGET = "batchnorm.py"
 SECTION = "spatial_batchnorm"
 CATCHES = "forward values against F.batch_norm (channels with different means)"
 ORACLE = "bn_forward_values"
+FEEDBACK = ("transpose(0, 1)",)
 CODE = '''
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     mode = bn_param["mode"]

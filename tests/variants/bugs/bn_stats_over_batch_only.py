@@ -6,6 +6,7 @@ TARGET = "batchnorm.py"
 SECTION = "spatial_batchnorm"
 CATCHES = "forward values against F.batch_norm (statistics must pool H and W too)"
 ORACLE = "bn_forward_values"
+FEEDBACK = ("statistics over N only",)
 CODE = '''
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     mode = bn_param["mode"]

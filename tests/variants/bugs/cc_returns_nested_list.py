@@ -6,6 +6,7 @@ TARGET = "cross_correlation.py"
 SECTION = "cross_correlation"
 CATCHES = "the result is a torch.Tensor"
 ORACLE = "cc_returns_tensor"
+FEEDBACK = ("got a Python list",)
 CODE = '''
 def cross_corr_2d(X, K):
     kh, kw = K.shape
