@@ -278,3 +278,18 @@ def test_scoring_rule_lives_with_the_tests():
     assert test.fraction(n) == 1.0 and test.fraction(0) == 0.0
     assert test.fraction(1) == pytest.approx(1 / n)
     assert TestResult.of(test.name, points.TESTS[test.name][1], "ok").status == "passed"
+
+
+def test_instructor_report_lists_tests_held_for_review():
+    from autograder.grading import reports
+
+    held = TestResult.of("bn_backward_dx", 4.0, "not scored yet", "unreadable result (x)")
+    ok = [TestResult.of(n, points.TESTS[n][1], "passed") for n in points.TESTS
+          if n != "bn_backward_dx"]
+    result = SubmissionResult("alice", ok + [held], seed=1, elapsed_s=0.1).to_json()
+    text = reports.report_markdown([result])
+    section = text.split("## Held for review (grader errors)")[1].split("##")[0]
+    assert "**alice**" in section and "bn_backward_dx" in section
+    assert "bn_backward_dx" not in text.split("## Most-failed tests")[1].split("##")[0]
+    reports.validate({"submissions": [result]}, "grade")  # the extra fields are allowed
+    reports.validate({"submissions": [reports.spec_entry(result)]}, "grade")
