@@ -230,11 +230,20 @@ def _cc_unmodified(t: Context, case) -> None:
 
 
 def _cc_edge(t: Context, case) -> None:
-    X = t.randn(*case[0], dtype=torch.float64)
-    K = t.randn(*case[1], dtype=torch.float64)
+    (h, w), (kh, kw), *layout = case
+    if layout == ["views"]:
+        # Transposed views with a storage offset: valid tensors that are not contiguous.
+        X = t.randn(w + 1, h, dtype=torch.float64)[1:].T
+        K = t.randn(kw, kh, dtype=torch.float64).T
+        how = " (X and K given as transposed, non-contiguous views: do not assume "
+        how += "row-major strides)"
+    else:
+        X = t.randn(h, w, dtype=torch.float64)
+        K = t.randn(kh, kw, dtype=torch.float64)
+        how = ""
     Y = t.call(CC, X, K).value
     close(Y, ref_cc(X, K), f"cross_corr_2d(X of shape {_fmt(X.shape)}, "
-          f"K of shape {_fmt(K.shape)})")
+          f"K of shape {_fmt(K.shape)}){how}")
 
 
 def _cc_random(t: Context, case) -> None:
@@ -487,7 +496,8 @@ def _make_tests() -> dict[str, HiddenTest]:
                                      ((9, 13), (4, 3), f64)), _cc_values),
         "cc_dtype_device": (cc, _cc_devices(), _cc_dtype),
         "cc_inputs_unmodified": (cc, (f32, f64), _cc_unmodified),
-        "cc_edge_cases": (cc, (((5, 4), (1, 1)), ((4, 6), (4, 6)), ((1, 9), (1, 3))), _cc_edge),
+        "cc_edge_cases": (cc, (((5, 4), (1, 1)), ((4, 6), (4, 6)), ((1, 9), (1, 3)),
+                               ((9, 7), (3, 2), "views")), _cc_edge),
         "cc_random_shapes": (cc, tuple(range(6)), _cc_random),
         "bn_forward_values": (bn, (((4, 3, 5, 6), f32), ((2, 5, 3, 7), f64),
                                    ((6, 2, 4, 4), f32)), _bn_values),

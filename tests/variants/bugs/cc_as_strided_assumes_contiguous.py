@@ -6,6 +6,7 @@ TARGET = "cross_correlation.py"
 SECTION = "cross_correlation"
 CATCHES = "values for transposed (non-contiguous) inputs"
 ORACLE = "cc_noncontiguous_inputs"
+FEEDBACK = ("non-contiguous views",)
 CODE = '''
 def cross_corr_2d(X, K):
     H, W = X.shape
