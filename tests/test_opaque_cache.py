@@ -293,3 +293,16 @@ def test_instructor_report_lists_tests_held_for_review():
     assert "bn_backward_dx" not in text.split("## Most-failed tests")[1].split("##")[0]
     reports.validate({"submissions": [result]}, "grade")  # the extra fields are allowed
     reports.validate({"submissions": [reports.spec_entry(result)]}, "grade")
+
+
+@pytest.mark.parametrize("value", [
+    torch.arange(12.).reshape(3, 4).T,
+    torch.randn(2, 3, 4, 5).contiguous(memory_format=torch.channels_last),
+    torch.randn(2, 3, 4).permute(2, 0, 1),
+], ids=["transposed", "channels_last", "permuted"])
+def test_a_permuted_layout_crosses_the_wire_as_it_is(value):
+    """So a student's code meets the non-contiguous inputs the hidden tests mean to give it,
+    and the judge sees a channels-last result as it was returned."""
+    back = _round_trip(value)
+    assert back.stride() == value.stride() and not back.is_contiguous()
+    assert torch.equal(back, value)
