@@ -149,7 +149,9 @@ def _grade_course(top: Path) -> dict:
     for student, make in builders.items():
         make(submitted / student / ASSIGNMENT)
 
-    _nbgrader(course, "autograde", ASSIGNMENT, f"--IsolatedGrade.sandbox_slot={NBGRADER_SLOT}")
+    # Some 15 s per submission on a busy machine: the library of variants is large.
+    _nbgrader(course, "autograde", ASSIGNMENT, f"--IsolatedGrade.sandbox_slot={NBGRADER_SLOT}",
+              timeout=120 + 15 * len(builders))
     _nbgrader(course, "export")
 
     with Sandbox(slot=REFERENCE_SLOT) as sandbox:
