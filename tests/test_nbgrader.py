@@ -149,7 +149,9 @@ def _grade_course(top: Path) -> dict:
     for student, make in builders.items():
         make(submitted / student / ASSIGNMENT)
 
-    _nbgrader(course, "autograde", ASSIGNMENT, f"--IsolatedGrade.sandbox_slot={NBGRADER_SLOT}")
+    # Some 15 s per submission on a busy machine: the library of variants is large.
+    _nbgrader(course, "autograde", ASSIGNMENT, f"--IsolatedGrade.sandbox_slot={NBGRADER_SLOT}",
+              timeout=120 + 15 * len(builders))
     _nbgrader(course, "export")
 
     with Sandbox(slot=REFERENCE_SLOT) as sandbox:
@@ -331,3 +333,22 @@ def test_nothing_in_the_notebook_runs(course):
         assert float(cells[grade_id].outputs[0].data["text/plain"]) == 0.0
         assert cells[grade_id].metadata["nbgrader"]["points"] == points.section_auto_max(
             points.GRADE_CELLS[grade_id])
+
+
+def test_feedback_verdicts_and_flags_agree_with_grade_on_every_variant(course):
+    """Every variant of the library: each grade cell's feedback in the autograded notebook
+    gives the isolated grade's verdict on each test of its section, and the same flags."""
+    for student in VARIANTS:
+        result = course["reference"][student]
+        path = course["course"] / "autograded" / student / ASSIGNMENT / build.NOTEBOOK
+        cells = _cells(nbformat.read(path, as_version=4))
+        for grade_id, section in points.GRADE_CELLS.items():
+            text = cells[grade_id].outputs[1].text
+            for test in (t for t in result["tests"] if t["section"] == section):
+                verdict = (f"- {test['name']}: {test['score']:g}/{test['max_score']:g} "
+                           f"{test['status']}.")
+                assert verdict in text, (student, grade_id, verdict)
+            if result["flags"]:
+                assert "Flags: " + "; ".join(result["flags"]) in text, (student, grade_id)
+            else:
+                assert "Flags:" not in text, (student, grade_id)

@@ -418,8 +418,8 @@ def battery(root: Path) -> dict[str, dict[str, str]]:
 # --- the library itself --------------------------------------------------------------------
 
 def test_library_size_and_names() -> None:
-    assert len(BUGS) >= 22
-    assert len(CORRECT) >= 6
+    assert len(BUGS) >= 40
+    assert len(CORRECT) >= 40
     names = [v.name for v in BUGS + CORRECT]
     assert len(names) == len(set(names)), "variant names must be unique across kinds"
     for section in CHECKS:
@@ -473,6 +473,13 @@ def test_grader_on_variant(variant: Variant | None, tmp_path: Path) -> None:
         else:
             assert scores[section] == pytest.approx(full), (
                 f"{name} lost points in {section}: {scores}; tests {result['tests']}")
+    if variant is not None and variant.feedback:
+        said = " ".join(t["output"] for t in result["tests"]
+                        if t["section"] == variant.section and t["status"] == "failed")
+        for words in variant.feedback:
+            assert words in said, f"{name}: the feedback should say {words!r}: {said}"
+    if variant is not None and variant.kind == "correct":
+        assert not any(t.get("grader_error") for t in result["tests"]), result["tests"]
     if variant is not None and variant.forbidden_tests:
         assert any("forbidden" in flag.lower() for flag in result["flags"]), result["flags"]
         by_name = {t["name"]: t for t in result["tests"]}

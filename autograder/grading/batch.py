@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .. import points
 from . import files, reports
+from .results import GRADER_ERROR, TestResult
 from .sandbox import Limits, Sandbox
 
 DEFAULT_SEED = 20261128  # grade.py's; kept here so that the batch can start before torch
@@ -116,10 +117,9 @@ class Journal:
 def _failed_result(path: Path, seed: int, error: str) -> dict:
     from .grade import assemble
 
-    tests = [{"name": n, "section": s, "score": 0.0, "max_score": p, "status": "failed",
-              "output": "not graded: the grader failed on this submission"}
-             for n, (s, p) in points.TESTS.items()]
-    return assemble(path.name, tests, [f"grader error: {error}"], 0.0, seed, 0.0)
+    tests = [TestResult.of(n, 0.0, "not graded: the grader failed on this submission")
+             for n in points.TESTS]
+    return assemble(path.name, tests, [f"{GRADER_ERROR}: {error}"], 0.0, seed, 0.0)
 
 
 def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
@@ -260,6 +260,6 @@ def _similarity_section(args, paths: list[Path]) -> list[str] | None:
     from .. import similarity
 
     grades = args.json or args.csv
-    report = similarity.for_grade(args, paths, _unique_names(paths),
+    report = similarity.for_grade(args, paths, unique_names(paths),
                                   Path(grades) if grades else None)
     return similarity.report_section(report)

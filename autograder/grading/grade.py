@@ -1,7 +1,8 @@
 """Grade one submission folder: static checks, the (e) answer, hidden tests in a sandbox.
 
-The result is a plain dict in the format of SPEC.md's ``--json`` entries (plus ``seed``
-and ``elapsed_s``); ``reports.py`` turns a list of them into tables and files.
+Results are built as ``results.TestResult`` and ``results.SubmissionResult``; the dict that
+``grade_submission`` returns is ``SubmissionResult.to_json()``, SPEC.md's ``--json`` entry
+(plus ``seed`` and ``elapsed_s``). ``reports.py`` turns a list of them into tables and files.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -17,6 +19,7 @@ import torch
 from .. import points, warmup
 from . import assignment, files, hidden_tests, review, static
 from . import reports as views
+from .results import SubmissionResult, TestResult
 from .sandbox import CallResult, Limits, Sandbox
 
 DEFAULT_SEED = 20261128
@@ -115,11 +118,8 @@ def judge_threads():
                 torch.set_num_threads(_threads_saved)
 
 
-def _test_entry(name: str, score: float, output: str) -> dict:
-    section, max_score = points.TESTS[name]
-    score = round(min(max(score, 0.0), max_score), 4)
-    return {"name": name, "section": section, "score": score, "max_score": max_score,
-            "status": "passed" if score >= max_score else "failed", "output": output}
+def _test_entry(name: str, score: float, output: str, grader_error: str = "") -> TestResult:
+    return TestResult.of(name, score, output, grader_error)
 
 
 def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
@@ -154,17 +154,32 @@ def manual_pending(nb: nbformat.NotebookNode | None) -> float:
     return sum((points.MANUAL[g] for g, text in answers.items() if text != TEMPLATE_ANSWER), 0.0)
 
 
+@dataclass
+class Outcome:
+    """What running one hidden test gave: the fraction of its points, the message, forbidden
+    uses seen, whether the student's process timed out, and a grader error (held for
+    review) if the judge could not read an answer back."""
+
+    fraction: float
+    message: str
+    forbidden: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    grader_error: str = ""
+
+    def __iter__(self):  # (fraction, message, forbidden, timed_out), as before
+        return iter((self.fraction, self.message, self.forbidden, self.timed_out))
+
+
 def run_hidden_test(test: hidden_tests.HiddenTest, session: Session, seed: int,
-                    timeout: float, static_forbidden: dict[str, list[str]]
-                    ) -> tuple[float, str, list[str], bool]:
-    """Returns (fraction, message, forbidden uses seen, timed out)."""
+                    timeout: float, static_forbidden: dict[str, list[str]]) -> Outcome:
+    """Run one hidden test; unpacks as (fraction, message, forbidden uses, timed out)."""
     banned = [u for fn in test.functions for u in static_forbidden.get(fn, [])]
     if banned:
-        return 0.0, (f"scored 0: {', '.join(test.functions)} uses a forbidden library call "
-                     f"({'; '.join(sorted(set(banned)))}). Write the computation yourself."), \
-            [], False
+        return Outcome(0.0, f"scored 0: {', '.join(test.functions)} uses a forbidden library "
+                       f"call ({'; '.join(sorted(set(banned)))}). Write the computation "
+                       "yourself.")
     ctx = hidden_tests.Context(session.caller(test.module, timeout), seed, test.name)
-    passed, failures, timed_out = 0, [], False
+    passed, failures, timed_out, grader_error = 0, [], False, ""
     for case in test.cases:
         try:
             test.run(ctx, case)
@@ -172,21 +187,29 @@ def run_hidden_test(test: hidden_tests.HiddenTest, session: Session, seed: int,
         except hidden_tests.Fail as exc:
             failures.append(str(exc))
         except hidden_tests.Stop as exc:
-            timed_out = "time limit" in str(exc)
+            timed_out = exc.timed_out
             failures.append(str(exc))
+            break
+        except hidden_tests.GraderError as exc:
+            grader_error = str(exc)
             break
     uses = sorted({u for u in ctx.forbidden
                    if u.split(":")[0] in FORBIDDEN_FAMILIES[test.module]})
     if uses:
-        return 0.0, (f"scored 0: a forbidden operation ran during this test ({'; '.join(uses)}). "
-                     "Write the computation yourself."), uses, timed_out
-    fraction = passed / len(test.cases)
+        return Outcome(0.0, f"scored 0: a forbidden operation ran during this test "
+                       f"({'; '.join(uses)}). Write the computation yourself.", uses, timed_out)
+    if grader_error:
+        return Outcome(0.0, "not scored yet: your function answered, but the grader could not "
+                       "read the answer back. This is the grader's fault, not yours; an "
+                       "instructor will review this test.", [], timed_out, grader_error)
+    fraction = test.fraction(passed)
     if not failures:
         n = len(test.cases)
-        return fraction, "passed" + (f" ({n} of {n} checks)" if n > 1 else ""), [], timed_out
+        return Outcome(fraction, "passed" + (f" ({n} of {n} checks)" if n > 1 else ""),
+                       [], timed_out)
     unique = list(dict.fromkeys(failures))
     message = f"{passed} of {len(test.cases)} checks passed. " + " | ".join(unique[:3])
-    return fraction, message[:1500], [], timed_out
+    return Outcome(fraction, message[:1500], [], timed_out)
 
 
 def grade_submission(path: Path, seed: int | None = None, sandbox: Sandbox | None = None,
@@ -203,7 +226,7 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
     seed = DEFAULT_SEED if seed is None else seed
     timeout = timeout or DEFAULT_TEST_TIMEOUT
     flags: list[str] = []
-    tests: list[dict] = []
+    tests: list[TestResult] = []
 
     if not path.is_dir():
         flags.append(f"{path} is not a folder")
@@ -269,19 +292,19 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
                 tests.append(_test_entry(name, 0.0, "not run: earlier tests of this section "
                                          "timed out, so the rest were skipped"))
                 continue
-            fraction, message, seen, timed_out = run_hidden_test(
-                test, session, seed, timeout, static_forbidden)
-            runtime_forbidden.update(seen)
-            if timed_out:
+            outcome = run_hidden_test(test, session, seed, timeout, static_forbidden)
+            runtime_forbidden.update(outcome.forbidden)
+            if outcome.timed_out:
                 timeouts[section] = timeouts.get(section, 0) + 1
                 flags.append(f"timeout in {name} (limit {timeout:g} s)")
-            tests.append(_test_entry(name, fraction * points.TESTS[name][1], message))
+            tests.append(_test_entry(name, outcome.fraction * points.TESTS[name][1],
+                                     outcome.message, outcome.grader_error))
         for module, why in session.guard_disabled.items() if session else ():
             key = SECTION_OF_MODULE[module]
             flags.append(f"{GUARD_DISABLED} in source/{module}.py ({why}): the "
                          f"{key} tests score 0")
-            tests = [_test_entry(t["name"], 0.0, f"scored 0: {GUARD_DISABLED} while your "
-                                 f"code ran ({why})") if t["section"] == key else t
+            tests = [_test_entry(t.name, 0.0, f"scored 0: {GUARD_DISABLED} while your "
+                                 f"code ran ({why})") if t.section == key else t
                      for t in tests]
         if runtime_forbidden:
             flags.append("forbidden operation at run time: " + "; ".join(sorted(runtime_forbidden)))
@@ -301,17 +324,6 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
                     time.monotonic() - start)
 
 
-def assemble(name: str, tests: list[dict], flags: list[str], pending: float, seed: int,
+def assemble(name: str, tests: list[TestResult], flags: list[str], pending: float, seed: int,
              elapsed: float) -> dict:
-    sections = {}
-    for section in points.SECTIONS:
-        score = round(sum(t["score"] for t in tests if t["section"] == section.key), 4)
-        entry = {"score": score, "max_score": points.section_max(section.key)}
-        if section.key == "warmup":
-            entry["manual_pending"] = pending
-        sections[section.key] = entry
-    return {"submission": name,
-            "score": round(sum(s["score"] for s in sections.values()), 4),
-            "max_score": points.total_max(),
-            "sections": sections, "tests": tests, "flags": list(dict.fromkeys(flags)),
-            "seed": seed, "elapsed_s": round(elapsed, 3)}
+    return SubmissionResult(name, tests, flags, pending, seed, elapsed).to_json()

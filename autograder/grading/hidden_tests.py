@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy
 import torch
 import torch.nn.functional as F
 
@@ -23,7 +24,20 @@ class Fail(Exception):
 
 
 class Stop(Exception):
-    """The student's process timed out or died: end this test, keep the failure."""
+    """The student's process timed out or died: end this test, keep the failure.
+
+    ``timed_out`` says which, as a field: never read it back from the message, which may
+    quote the student's own output."""
+
+    def __init__(self, message: str, timed_out: bool = False):
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+class GraderError(Exception):
+    """The student's process answered, but the judge could not read the answer back.
+
+    The grader's failure, not the student's: the test is held for review, not scored."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,10 @@ class HiddenTest:
     functions: tuple[str, ...]
     cases: tuple
     run: Callable
+
+    def fraction(self, passed: int) -> float:
+        """The scoring rule: a test scores (cases passed) / (cases) of its points."""
+        return passed / len(self.cases) if self.cases else 0.0
 
 
 class Context:
@@ -49,8 +67,10 @@ class Context:
     def raw(self, fn: str, *args, no_autograd: bool = False, keep=()) -> CallResult:
         result = self._caller(fn, list(args), no_autograd=no_autograd, keep=keep)
         self.forbidden += result.forbidden
+        if result.grader_error:
+            raise GraderError(f"{fn}: {result.grader_error}")
         if result.timed_out or result.crashed:
-            raise Stop(f"{fn} {result.describe()}")
+            raise Stop(f"{fn} {result.describe()}", timed_out=result.timed_out)
         return result
 
     def call(self, fn: str, *args, no_autograd: bool = False, keep=()) -> CallResult:
@@ -66,10 +86,28 @@ def _fmt(shape) -> str:
     return "(" + ", ".join(str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
 
 
+def _not_a_tensor(value) -> str:
+    """What came back instead of a tensor, in the student's own terms, and how to fix it."""
+    if isinstance(value, Handle):
+        return (f"an object of type {value.type_name}; return a torch.Tensor of the input's "
+                "dtype and device")
+    if isinstance(value, numpy.ndarray):
+        return ("a numpy array; SPEC allows numpy inside the function, but the result must "
+                "be a torch tensor: convert it back with torch.from_numpy(...).to(x.dtype)")
+    if isinstance(value, (list, tuple)):
+        return (f"a Python {type(value).__name__}; build a torch.Tensor instead (for "
+                "example with torch.tensor(..., dtype=X.dtype) or torch.stack)")
+    if isinstance(value, (bool, int, float, complex)):
+        return (f"a Python number ({type(value).__name__}); return a torch.Tensor (a .item() "
+                "or float(...) turned it into a plain number?)")
+    if value is None:
+        return "None (is a return statement missing?)"
+    return f"{type(value).__name__}; return a torch.Tensor"
+
+
 def as_tensor(value, what: str, shape: tuple | None = None, dtype=None) -> torch.Tensor:
     if isinstance(value, Handle) or not isinstance(value, torch.Tensor):
-        kind = type(value).__name__ if not isinstance(value, Handle) else value.type_name
-        raise Fail(f"{what}: expected a torch.Tensor, got {kind}")
+        raise Fail(f"{what}: expected a torch.Tensor, got {_not_a_tensor(value)}")
     if shape is not None and tuple(value.shape) != tuple(shape):
         raise Fail(f"{what}: expected shape {_fmt(shape)}, got {_fmt(value.shape)}")
     if dtype is not None and value.dtype != dtype:
@@ -192,11 +230,20 @@ def _cc_unmodified(t: Context, case) -> None:
 
 
 def _cc_edge(t: Context, case) -> None:
-    X = t.randn(*case[0], dtype=torch.float64)
-    K = t.randn(*case[1], dtype=torch.float64)
+    (h, w), (kh, kw), *layout = case
+    if layout == ["views"]:
+        # Transposed views with a storage offset: valid tensors that are not contiguous.
+        X = t.randn(w + 1, h, dtype=torch.float64)[1:].T
+        K = t.randn(kw, kh, dtype=torch.float64).T
+        how = " (X and K given as transposed, non-contiguous views: do not assume "
+        how += "row-major strides)"
+    else:
+        X = t.randn(h, w, dtype=torch.float64)
+        K = t.randn(kh, kw, dtype=torch.float64)
+        how = ""
     Y = t.call(CC, X, K).value
     close(Y, ref_cc(X, K), f"cross_corr_2d(X of shape {_fmt(X.shape)}, "
-          f"K of shape {_fmt(K.shape)})")
+          f"K of shape {_fmt(K.shape)}){how}")
 
 
 def _cc_random(t: Context, case) -> None:
@@ -234,7 +281,7 @@ def _bn_inputs(t: Context, shape, dtype=torch.float32):
 def _forward(t: Context, x, gamma, beta, bn_param) -> tuple[torch.Tensor, object, dict]:
     result = t.call(FWD, x, gamma, beta, bn_param, keep=(1,))
     value = result.value
-    if not isinstance(value, tuple) or len(value) != 2:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise Fail(f"{FWD} must return a tuple (out, cache), got {type(value).__name__}")
     after = result.args_after[3] if isinstance(result.args_after, list) else None
     if not isinstance(after, dict):
@@ -250,7 +297,29 @@ def _unbiased_hint(x, gamma, beta, eps) -> dict:
                    / (std + eps) + beta.double().view(1, -1, 1, 1))
     return {"the unbiased variance (divide by N*H*W, not N*H*W - 1)":
             ref_bn(x, gamma, beta, mean, var, eps),
-            "eps added outside the square root (use sqrt(var + eps))": eps_outside}
+            "eps added outside the square root (use sqrt(var + eps))": eps_outside,
+            **_layout_hints(x, gamma, beta, eps)}
+
+
+def _layout_hints(x, gamma, beta, eps) -> dict:
+    """Statistics over the wrong values because of a reshape that ignores the channel axis."""
+    n, c, h, w = x.shape
+    xd, g, b = x.double(), gamma.double(), beta.double()
+
+    def norm(t, dim):
+        mean, var = t.mean(dim=dim, keepdim=True), t.var(dim=dim, correction=0, keepdim=True)
+        return (t - mean) / torch.sqrt(var + eps)
+
+    columns = (norm(xd.reshape(-1, c), 0) * g + b).reshape(n, c, h, w)
+    rows = (norm(xd.reshape(c, -1), 1) * g.view(c, 1) + b.view(c, 1)).reshape(n, c, h, w)
+    per_position = norm(xd, 0) * g.view(1, c, 1, 1) + b.view(1, c, 1, 1)
+    return {"x.reshape(-1, C) without moving the channels last first: in (N, C, H, W) "
+            "memory a row of that reshape mixes channels; permute(0, 2, 3, 1) before "
+            "reshaping, and permute back after": columns,
+            "x.reshape(C, -1) without moving the channels first: in (N, C, H, W) memory a "
+            "row of that reshape mixes channels and images; transpose(0, 1) first": rows,
+            "statistics over N only: each channel's statistics must pool N, H and W":
+            per_position}
 
 
 def _bn_values(t: Context, case) -> None:
@@ -427,7 +496,8 @@ def _make_tests() -> dict[str, HiddenTest]:
                                      ((9, 13), (4, 3), f64)), _cc_values),
         "cc_dtype_device": (cc, _cc_devices(), _cc_dtype),
         "cc_inputs_unmodified": (cc, (f32, f64), _cc_unmodified),
-        "cc_edge_cases": (cc, (((5, 4), (1, 1)), ((4, 6), (4, 6)), ((1, 9), (1, 3))), _cc_edge),
+        "cc_edge_cases": (cc, (((5, 4), (1, 1)), ((4, 6), (4, 6)), ((1, 9), (1, 3)),
+                               ((9, 7), (3, 2), "views")), _cc_edge),
         "cc_random_shapes": (cc, tuple(range(6)), _cc_random),
         "bn_forward_values": (bn, (((4, 3, 5, 6), f32), ((2, 5, 3, 7), f64),
                                    ((6, 2, 4, 4), f32)), _bn_values),

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from .. import points
+from .results import GRADER_ERROR
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
@@ -437,7 +438,7 @@ def failed_counts(results: Sequence[dict]) -> list[tuple[str, int]]:
     counts: dict[str, int] = {}
     for r in results:
         for t in r["tests"]:
-            if t["status"] != "passed":
+            if t["status"] != "passed" and not t.get("grader_error"):
                 counts[t["name"]] = counts.get(t["name"], 0) + 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], order.get(kv[0], len(order)), kv[0]))
 
@@ -500,6 +501,11 @@ def report_markdown(results: Sequence[dict], image_name: str | None = None,
     lines += ["", "## Sandbox", ""]
     lines += ([f"- **Degraded:** {note}" for note in degraded] if degraded else
               ["Complete: every protection of the README's threat model was in force."])
+
+    held = [(r, f) for r in results for f in r["flags"] if f.startswith(GRADER_ERROR + ":")]
+    lines += ["", "## Held for review (grader errors)", ""]
+    lines += ([f"- **{r['submission']}**: {f[len(GRADER_ERROR) + 2:]}" for r, f in held]
+              if held else ["None: the grader read back every answer."])
 
     lines += ["", "## Flagged submissions", ""]
     flagged = [(r, own_flags(r)) for r in results if own_flags(r)]

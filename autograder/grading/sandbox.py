@@ -65,9 +65,15 @@ class CallResult:
     elapsed: float = 0.0
     output: str = ""
     guard: str | None = None  # why the guard's probe failed (None: it answered, or no call)
+    # The student's process answered, but the judge could not read the answer: the
+    # grader's failure, not the student's (the test is held for review, not scored).
+    grader_error: str = ""
 
     def describe(self) -> str:
         """A sentence for the student about what went wrong."""
+        if self.grader_error:
+            return ("returned a value that the grader could not read back; this is the "
+                    "grader's problem, not yours, and the test will be reviewed")
         if self.timed_out:
             return "did not finish before the time limit (infinite loop, or far too slow)"
         if self.crashed:
@@ -427,8 +433,8 @@ class Child:
                                       reply_blobs)
         except (ProtocolError, KeyError, IndexError, TypeError, ValueError) as exc:
             self.kill()
-            return CallResult(False, error={"type": "ProtocolError",
-                                            "message": f"unreadable result: {exc}"})
+            return CallResult(False, grader_error=f"unreadable result ({type(exc).__name__}: "
+                                                  f"{str(exc)[:200]})")
         return CallResult(True, value=value, args_after=after,
                           forbidden=_str_list(reply.get("forbidden")),
                           elapsed=float(reply.get("elapsed", 0.0)), guard=guard)

@@ -9,7 +9,9 @@ docstring (what the student did) and a few module constants:
 - bugs only: ``SECTION`` (the section that must lose points), ``CATCHES`` (the property that
   exposes the bug, in one line) and ``ORACLE`` (the name of the check in
   ``tests/test_variants.py`` that proves it wrong);
-- optional, for forbidden calls: ``FORBIDDEN_TESTS``, the grader tests that must score zero.
+- optional, for forbidden calls: ``FORBIDDEN_TESTS``, the grader tests that must score zero;
+- optional, bugs only: ``FEEDBACK``, words that the grader's feedback on the failed tests of
+  its section must contain (the hint that names the mistake).
 
 The files are loaded by path, never imported as part of this package, so a variant's
 top-level code (``CODE`` is just a string) cannot leak into the test process.
@@ -40,6 +42,7 @@ class Variant:
     oracle: str = ""
     forbidden_tests: tuple[str, ...] = ()
     doc: str = ""
+    feedback: tuple[str, ...] = ()
 
 
 def _load(path: Path, kind: str) -> Variant:
@@ -67,6 +70,7 @@ def _load(path: Path, kind: str) -> Variant:
         oracle=getattr(module, "ORACLE", ""),
         forbidden_tests=tuple(getattr(module, "FORBIDDEN_TESTS", ())),
         doc=module.__doc__.strip(),
+        feedback=tuple(getattr(module, "FEEDBACK", ())),
     )
 
 

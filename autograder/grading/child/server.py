@@ -427,8 +427,10 @@ class Server:
         keep = msg.get("keep") or []
         if isinstance(value, (tuple, list)) and keep:
             # The opaque part of a result (a cache) stays here; the judge gets a handle.
-            value = type(value)(Handle(self._keep(v), type(v).__name__) if i in keep else v
-                                for i, v in enumerate(value))
+            # A namedtuple or other subclass comes back as a plain tuple or list.
+            value = (list if isinstance(value, list) else tuple)(
+                Handle(self._keep(v), type(v).__name__) if i in keep else v
+                for i, v in enumerate(value))
         # Arguments that came as handles (a cache) go back as handles: the judge never
         # reads the student's own objects.
         sent = msg["args"].get("items", []) if isinstance(msg["args"], dict) else []

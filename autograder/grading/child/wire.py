@@ -102,11 +102,22 @@ class Codec:
                 data, wire = data.to(torch.float64), "float64"
             else:
                 wire = dtype
-            array_ = data.cpu().contiguous().numpy()
+            data = data.cpu()
+            # A permuted layout (a transposed view, channels-last) travels as its dense
+            # base and the permutation, so the other side gets the same layout back.
+            order = sorted(range(data.dim()), key=lambda d: -data.stride(d))
+            perm = None
+            if order != list(range(data.dim())) and data.permute(order).is_contiguous():
+                data = data.permute(order)
+                perm = [order.index(d) for d in range(len(order))]
+            array_ = data.contiguous().numpy()
             blobs.append(array_.tobytes())
-            return {"t": "tensor", "dtype": dtype, "wire": wire, "shape": list(value.shape),
-                    "device": str(value.device), "i": len(blobs) - 1,
-                    "requires_grad": bool(value.requires_grad)}
+            enc = {"t": "tensor", "dtype": dtype, "wire": wire, "shape": list(value.shape),
+                   "device": str(value.device), "i": len(blobs) - 1,
+                   "requires_grad": bool(value.requires_grad)}
+            if perm is not None:
+                enc["perm"] = perm
+            return enc
         if np is not None and isinstance(value, np.ndarray) and str(value.dtype) in _NUMPY_DTYPES:
             blobs.append(np.ascontiguousarray(value).tobytes())
             return {"t": "ndarray", "dtype": str(value.dtype), "shape": list(value.shape),
@@ -135,13 +146,22 @@ class Codec:
             if wire not in _NUMPY_DTYPES:
                 raise ProtocolError(f"unknown dtype {wire!r}")
             shape = [int(s) for s in enc["shape"]]
+            perm = enc.get("perm") if kind == "tensor" else None
+            if perm is not None:
+                if sorted(perm) != list(range(len(shape))):
+                    raise ProtocolError("perm is not a permutation of the dimensions")
+                base = [0] * len(shape)
+                for d, p in enumerate(perm):
+                    base[p] = shape[d]
             flat = np.frombuffer(blobs[enc["i"]], dtype=wire)
             if flat.size != _prod(shape):
                 raise ProtocolError("data does not match its shape")
-            arr = flat.reshape(shape).copy()
+            arr = flat.reshape(base if perm is not None else shape).copy()
             if kind == "ndarray":
                 return arr
             tensor = torch.from_numpy(arr)
+            if perm is not None:
+                tensor = tensor.permute([int(p) for p in perm])
             if enc["dtype"] != wire:
                 tensor = tensor.to(getattr(torch, enc["dtype"]))
             device = enc.get("device", "cpu")

@@ -8,6 +8,7 @@ TARGET = "batchnorm.py"
 SECTION = "spatial_batchnorm"
 CATCHES = "forward values against F.batch_norm (channels with different means)"
 ORACLE = "bn_forward_values"
+FEEDBACK = ("permute(0, 2, 3, 1)",)
 CODE = '''
 def batchnorm_forward(x, gamma, beta, bn_param):
     mode = bn_param["mode"]

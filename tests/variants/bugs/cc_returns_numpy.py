@@ -4,6 +4,7 @@ TARGET = "cross_correlation.py"
 SECTION = "cross_correlation"
 CATCHES = "the result must be a torch.Tensor"
 ORACLE = "cc_returns_tensor"
+FEEDBACK = ("torch.from_numpy",)
 CODE = '''
 import numpy as np
 

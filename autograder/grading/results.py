@@ -1,0 +1,94 @@
+"""Typed grading results: one test, one submission. ``to_json()`` gives SPEC.md's entries.
+
+A test held for review (``grader_error``: the student's process answered but the judge
+could not read the answer) scores nothing until a person looks at it, is reported as failed
+in SPEC's ``status`` (which knows only passed and failed), and its submission carries a
+flag ``grader error: ...`` that the instructor report lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import points
+
+GRADER_ERROR = "grader error"
+
+
+@dataclass
+class TestResult:
+    """One graded test of one submission."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    section: str
+    score: float
+    max_score: float
+    output: str
+    grader_error: str = ""
+
+    @classmethod
+    def of(cls, name: str, score: float, output: str, grader_error: str = "") -> TestResult:
+        """The result of test `name` (section and maximum from the points table)."""
+        section, max_score = points.TESTS[name]
+        score = 0.0 if grader_error else round(min(max(score, 0.0), max_score), 4)
+        return cls(name, section, score, max_score, output, grader_error)
+
+    @property
+    def status(self) -> str:
+        return "passed" if self.score >= self.max_score and not self.grader_error else "failed"
+
+    def to_json(self) -> dict:
+        entry = {"name": self.name, "section": self.section, "score": self.score,
+                 "max_score": self.max_score, "status": self.status, "output": self.output}
+        if self.grader_error:
+            entry["grader_error"] = self.grader_error
+        return entry
+
+    @classmethod
+    def from_json(cls, entry: dict) -> TestResult:
+        return cls(str(entry["name"]), str(entry["section"]), float(entry["score"]),
+                   float(entry["max_score"]), str(entry.get("output", "")),
+                   str(entry.get("grader_error", "")))
+
+
+@dataclass
+class SubmissionResult:
+    """Everything graded about one submission."""
+
+    submission: str
+    tests: list[TestResult]
+    flags: list[str] = field(default_factory=list)
+    manual_pending: float = 0.0
+    seed: int | None = None
+    elapsed_s: float | None = None
+
+    def section_score(self, key: str) -> float:
+        return round(sum(t.score for t in self.tests if t.section == key), 4)
+
+    @property
+    def held_for_review(self) -> list[TestResult]:
+        return [t for t in self.tests if t.grader_error]
+
+    def to_json(self) -> dict:
+        sections = {}
+        for section in points.SECTIONS:
+            entry = {"score": self.section_score(section.key),
+                     "max_score": points.section_max(section.key)}
+            if section.key == "warmup":
+                entry["manual_pending"] = self.manual_pending
+            sections[section.key] = entry
+        flags = list(self.flags) + [
+            f"{GRADER_ERROR}: {t.name} ({t.max_score:g} points) is held for review, not "
+            f"scored: {t.grader_error}" for t in self.held_for_review]
+        out = {"submission": self.submission,
+               "score": round(sum(s["score"] for s in sections.values()), 4),
+               "max_score": points.total_max(),
+               "sections": sections, "tests": [t.to_json() for t in self.tests],
+               "flags": list(dict.fromkeys(flags))}
+        if self.seed is not None:
+            out["seed"] = self.seed
+        if self.elapsed_s is not None:
+            out["elapsed_s"] = round(self.elapsed_s, 3)
+        return out
