@@ -295,7 +295,8 @@ def test_gradescope_names_stay_inside_the_folder(tmp_path):
     with pytest.raises(ValueError):
         reports.write_gradescope([make_result("..", "zero")], tmp_path)
     written = reports.write_gradescope([make_result("../escape", "zero")], tmp_path / "gs")
-    assert written == [tmp_path / "gs" / "escape" / "results.json"]
+    assert [p.parent.parent for p in written] == [tmp_path / "gs"]  # one level, inside
+    assert written[0].parent.name == "..__escape"
 
 
 # ------------------------------------------------------------------ feedback
