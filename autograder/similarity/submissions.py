@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import build, points
+from ..grading.files import walk
 from .tokens import (
     N_WORDS,
     K,
@@ -119,7 +120,8 @@ def read_submission(path: Path, name: str, unchanged: frozenset[str] = frozenset
         return sub
     source = path / "source"
     if source.is_dir() and not source.is_symlink():
-        files = sorted(p for p in source.rglob("*.py") if "__pycache__" not in p.parts)
+        files = [source / rel for rel, _ in walk(source, "source").files
+                 if rel.endswith(".py")]  # bounded, iterative, never through a link
         if len(files) > MAX_FILES:
             sub.notes.append(f"source/ holds {len(files)} Python files; only the first "
                              f"{MAX_FILES} are compared")
