@@ -19,6 +19,7 @@ from autograder import build, points
 from autograder.grading import batch, grade, hidden_tests, reports, static
 from autograder.grading.child import wire as worker
 from autograder.grading.sandbox import Sandbox
+from tests.test_reports import make_result
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -383,3 +384,49 @@ def test_a_convolution_inside_batchnorm_is_not_banned(sandbox, tmp_path):
     result = grade.grade_submission(sub, sandbox=sandbox)
     assert result["sections"]["spatial_batchnorm"]["score"] == 25.0, result["tests"]
     assert not any("forbidden" in f for f in result["flags"])
+
+
+def test_dangling_journal_link_is_never_followed(tmp_path, solution_dir):
+    """A link to a file that does not exist yet: following it would create that file."""
+    target = tmp_path / "not-yet"
+    journal_path = tmp_path / "g.json.journal.jsonl"
+    journal_path.symlink_to(target)
+    journal = batch.Journal(journal_path)
+    journal.add(solution_dir, "fp", {"submission": "x"})
+    assert not target.exists() and journal.path is None
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770])
+def test_output_folder_that_others_can_write_is_refused(stub_dir, tmp_path, mode):
+    out = tmp_path / "shared"
+    out.mkdir()
+    out.chmod(mode)
+    args = _grade_args([stub_dir], tmp_path)
+    args.json = str(out / "g.json")
+    assert batch.run_grade_command(args) == 2
+    assert list(out.iterdir()) == []
+
+
+def test_planted_gradescope_folder_link_is_not_written_through(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "gs").mkdir()
+    (tmp_path / "gs" / "alice").symlink_to(elsewhere)
+    with pytest.raises(OSError):
+        reports.write_gradescope([make_result("alice", "zero")], tmp_path / "gs")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_inputs_depend_on_the_code_graded(tmp_path):
+    """The same code and seed draw the same hidden-test inputs; any change draws others,
+    so inputs a submission leaked (printed in an error) cannot be looked up by the next."""
+    def copy(text: str) -> Path:
+        folder = tmp_path / f"c{len(list(tmp_path.iterdir()))}"
+        (folder / "source").mkdir(parents=True)
+        (folder / "source" / "cross_correlation.py").write_text(text)
+        return folder
+
+    first, same, other = copy("a = 1\n"), copy("a = 1\n"), copy("a = 2\n")
+    assert grade.derive_seed(7, first) == grade.derive_seed(7, same)
+    assert grade.derive_seed(7, first) != grade.derive_seed(7, other)
+    assert grade.derive_seed(7, first) != grade.derive_seed(8, first)

@@ -180,6 +180,58 @@ def cross_corr_2d(X, K):
     raise RuntimeError("REPORT " + json.dumps({"held_together": held}))
 '''
 
+# What Landlock does not mediate, found by a red-team pass: modes (open up the checkout,
+# a setuid copy of the interpreter), other processes' limits and priorities, keyrings that
+# outlive the process, memfd memory, unix sockets by path. Every attempt leaves things as
+# they were if it succeeds (same mode, same priority, a read-only limit query).
+KERNEL = '''
+import ctypes, json, os, resource, socket, sys
+
+CHECKOUT = %r
+SOCKET = %r
+
+
+def _try(report, name, action):
+    try:
+        action()
+        report.append(name)
+    except OSError:
+        pass
+
+
+def cross_corr_2d(X, K):
+    done = []
+    for path in (CHECKOUT, os.path.realpath(sys.executable)):
+        _try(done, "chmod " + path, lambda p=path: os.chmod(p, os.stat(p).st_mode & 0o7777))
+    _try(done, "setuid file", lambda: os.close(os.open("made", os.O_CREAT | os.O_WRONLY, 0o4755)))
+    _try(done, "memfd", lambda: os.close(os.memfd_create("x")))
+    others = 0
+    for pid in range(2, 1 << 16):
+        if pid == os.getpid():
+            continue
+        try:
+            resource.prlimit(pid, resource.RLIMIT_CPU)
+            others += 1
+        except (OSError, ValueError):
+            pass
+    if others:
+        done.append(f"prlimit on {others} other processes")
+    _try(done, "setpriority", lambda: os.setpriority(os.PRIO_PROCESS, os.getppid(),
+                                                     os.getpriority(os.PRIO_PROCESS, os.getppid())))
+    libc = ctypes.CDLL(None, use_errno=True)
+    key = libc.syscall(248, b"user", b"hw1", b"secret", 6, -4)  # add_key, user keyring
+    if key >= 0:
+        done.append("keyring")
+    _try(done, "unix socket", lambda: socket.socket(socket.AF_UNIX).connect(SOCKET))
+    raise RuntimeError("REPORT " + json.dumps({"done": done}))
+'''
+
+# Text that broke the reports: a lone surrogate, a terminal escape, a bidi override.
+BAD_TEXT = '''
+def cross_corr_2d(X, K):
+    raise RuntimeError("\\ud800 \\x1b[2J\\x1b]0;owned\\x07 \\u202e reversed")
+'''
+
 HONEST_IMPORTS = '''
 import pdb  # noqa: F401 -- a leftover from debugging
 import numpy.testing  # noqa: F401
@@ -213,6 +265,21 @@ class ClassRun:
         self.accepted = 0
         threading.Thread(target=self._accept, daemon=True).start()
         self.outside = base / "outside"  # a folder of the instructor's: must stay empty
+        self.unix_path = base / "listen.sock"
+        self.unix = socket.socket(socket.AF_UNIX)
+        self.unix.bind(str(self.unix_path))
+        self.unix.listen(8)
+        os.chmod(self.unix_path, 0o777)
+        threading.Thread(target=self._accept_unix, daemon=True).start()
+
+    def _accept_unix(self) -> None:
+        while True:
+            try:
+                conn, _ = self.unix.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
 
     def _accept(self) -> None:
         while True:
@@ -250,6 +317,8 @@ class ClassRun:
             self.plant("network", "stub", NETWORK % self.listener.getsockname()[1]),
             self.plant("memory", "stub", MEMORY % (3 * GIB // 2)),
             self.plant("honest_imports", "ref", HONEST_IMPORTS),
+            self.plant("kernel", "stub", KERNEL % (str(REPO), str(self.unix_path))),
+            self.plant("bad_text", "stub", BAD_TEXT),
         ]
         subs += self._breakers()
         return subs
@@ -315,6 +384,7 @@ def graded(request, tmp_path_factory):
     run.proc, run.results, run.journal_before = proc, results, journal_before
     yield run
     run.listener.close()
+    run.unix.close()
     for leftover in (f"/tmp/ag-escape-{run.mode}", f"/dev/shm/ag-escape-{run.mode}"):
         Path(leftover).unlink(missing_ok=True)
 
@@ -460,3 +530,21 @@ def test_without_the_network_namespace_and_landlock_the_network_is_reachable(stu
     finally:
         listener.close()
     assert _report(result) == {"connected": ["127.0.0.1"]}
+
+
+def test_what_landlock_does_not_cover_is_denied_too(graded):
+    """Modes, setuid files, memfd, other processes' limits and priorities, keyrings and
+    unix sockets by path (the seccomp filter)."""
+    assert _report(graded.results["kernel"]) == {"done": []}
+    assert graded.accepted == 0
+
+
+def test_hostile_text_reaches_no_output_raw(graded):
+    result = graded.results["bad_text"]
+    output = next(t["output"] for t in result["tests"] if t["name"] == "cc_worked_example")
+    assert "reversed" in output
+    for raw in ("\x1b", "\u202e", "\ud800"):
+        assert raw not in output
+    feedback = (graded.out / "bad_text-feedback.md").read_text(encoding="utf-8")
+    assert "reversed" in feedback and "\x1b" not in feedback
+    assert "\x1b" not in graded.proc.stdout

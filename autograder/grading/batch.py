@@ -20,7 +20,7 @@ from pathlib import Path
 from .. import points
 from . import files, reports
 from .results import GRADER_ERROR, TestResult
-from .sandbox import Limits, Sandbox
+from .sandbox import MAX_FILE_BYTES, Limits, Sandbox
 
 DEFAULT_SEED = 20261128  # grade.py's; kept here so that the batch can start before torch
 MAX_HASHED_NOTEBOOK = 64 << 20
@@ -58,7 +58,8 @@ def fingerprint(path: Path, seed: int, grader: str = "") -> str:
         with open(fd, "rb") as fh:
             digest.update(rel.encode("utf-8", "surrogateescape") + b"\0")
             size = os.fstat(fh.fileno()).st_size
-            if size > MAX_HASHED_NOTEBOOK:  # too large to grade anyway: its size will do
+            limit = MAX_HASHED_NOTEBOOK if rel == "assignment.ipynb" else MAX_FILE_BYTES
+            if size > limit:  # too large to grade anyway (a sparse file of terabytes): size
                 digest.update(f"size={size}".encode())
                 continue
             for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
@@ -221,6 +222,16 @@ def unique_names(paths: list[Path]) -> list[str]:
 def run_grade_command(args) -> int:
     paths = [Path(p) for p in args.submissions]
     seed = DEFAULT_SEED if args.seed is None else args.seed
+    for target in filter(None, (args.json, args.csv)):
+        problem = files.check_output_folder(Path(target).resolve().parent)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+    if args.gradescope:
+        problem = files.check_output_folder(Path(args.gradescope).resolve())
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     journal = Journal(Path(args.json + JOURNAL_SUFFIX) if args.json else None)
     try:
         results = grade_many(paths, jobs=args.jobs, seed=seed, timeout=args.timeout,

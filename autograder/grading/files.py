@@ -150,6 +150,30 @@ def check_output_folder(folder: Path) -> str | None:
         st = os.stat(folder)
     except OSError:
         return None
-    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
-        return f"{folder} can be written by every user; choose a private output folder"
+    if st.st_mode & (stat.S_IWOTH | stat.S_IWGRP) and not st.st_mode & stat.S_ISVTX:
+        return (f"{folder} can be written by other users, who could swap the grader's files "
+                "there (a journal, a feedback file); choose a folder only you can write")
     return None
+
+
+def read_regular(path: Path, limit: int) -> tuple[bytes, str | None]:
+    """(bytes, None) for a regular file of at most `limit` bytes, read through one
+    descriptor opened without following links; else (b"", why)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return b"", "is missing from the submission"
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP: a symbolic link
+            return b"", "is a symbolic link, not a file"
+        return b"", f"could not be read ({exc.strerror})"
+    with open(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return b"", "is not a regular file"
+        if st.st_size > limit:
+            return b"", f"is larger than {limit} bytes"
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        return b"", f"is larger than {limit} bytes"
+    return data, None

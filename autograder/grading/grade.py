@@ -7,6 +7,8 @@ Results are built as ``results.TestResult`` and ``results.SubmissionResult``; th
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -122,18 +124,27 @@ def _test_entry(name: str, score: float, output: str, grader_error: str = "") ->
     return TestResult.of(name, score, output, grader_error)
 
 
-def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
-    nb_path = path / NOTEBOOK
-    if nb_path.is_symlink() or not nb_path.is_file():
-        return None, f"{NOTEBOOK} is missing from the submission"
-    if nb_path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        return None, f"{NOTEBOOK} is larger than {MAX_NOTEBOOK_BYTES} bytes"
+def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None, bytes]:
+    """(notebook, problem, its bytes), read once through one descriptor: a file swapped for
+    a link after a check is never followed (the bytes are what every later step reads)."""
+    data, problem = files.read_regular(path / NOTEBOOK, MAX_NOTEBOOK_BYTES)
+    if problem:
+        return None, f"{NOTEBOOK} {problem}", b""
     try:
-        return nbformat.read(nb_path, as_version=4), None
+        return nbformat.reads(data.decode("utf-8"), as_version=4), None, data
     except UnicodeDecodeError:
-        return None, f"{NOTEBOOK} is not valid UTF-8"
+        return None, f"{NOTEBOOK} is not valid UTF-8", b""
     except Exception as exc:  # nbformat raises several kinds for broken JSON
-        return None, f"{NOTEBOOK} is not a readable notebook ({type(exc).__name__}: {exc})"
+        return None, f"{NOTEBOOK} is not a readable notebook ({type(exc).__name__}: {exc})", b""
+
+
+def grade_answer_e(data: bytes) -> tuple[float, str]:
+    """Question (e) from the notebook's bytes, through a private copy (never the
+    student's file, which could change between two reads)."""
+    with tempfile.TemporaryDirectory(prefix="autograder-nb-") as folder:
+        copy = Path(folder) / NOTEBOOK
+        copy.write_bytes(data)
+        return warmup.grade_answer_e(copy)
 
 
 def manual_pending(nb: nbformat.NotebookNode | None) -> float:
@@ -168,6 +179,18 @@ class Outcome:
 
     def __iter__(self):  # (fraction, message, forbidden, timed_out), as before
         return iter((self.fraction, self.message, self.forbidden, self.timed_out))
+
+
+def derive_seed(seed: int, workdir: Path) -> int:
+    """The seed of this submission's hidden-test inputs: the batch's seed mixed with a hash
+    of the code graded. The same code and seed give the same inputs (a regrade reproduces
+    them), while any change to the code draws new ones, so inputs that one submission
+    printed (in an error message, say) are useless to the next."""
+    digest = hashlib.sha256(f"{seed}:".encode())
+    for rel, _ in files.walk(workdir / "source", "source").files:
+        digest.update(rel.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update((workdir / "source" / rel).read_bytes())
+    return int.from_bytes(digest.digest()[:4], "big")
 
 
 def run_hidden_test(test: hidden_tests.HiddenTest, session: Session, seed: int,
@@ -230,7 +253,7 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
 
     if not path.is_dir():
         flags.append(f"{path} is not a folder")
-    nb, nb_problem = read_notebook(path) if path.is_dir() else (None, None)
+    nb, nb_problem, nb_bytes = read_notebook(path) if path.is_dir() else (None, None, b"")
     if nb_problem:
         flags.append(nb_problem)
 
@@ -239,7 +262,7 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
         tests.append(_test_entry("warmup_e_learning_rates", 0.0,
                                  nb_problem or "no notebook to read the (e) answer from"))
     else:
-        fraction, message = warmup.grade_answer_e(path / NOTEBOOK)
+        fraction, message = grade_answer_e(nb_bytes)
         tests.append(_test_entry("warmup_e_learning_rates",
                                  fraction * points.TESTS["warmup_e_learning_rates"][1], message))
 
@@ -277,6 +300,7 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
             flags.append("source/ is a symbolic link; submit the folder itself" if link
                          else "source/ is missing from the submission")
         session = Session(sandbox, workdir) if workdir else None
+        inputs_seed = derive_seed(seed, workdir) if workdir else seed
         timeouts: dict[str, int] = {}
         runtime_forbidden: set[str] = set()
         for name, test in hidden_tests.TESTS.items():
@@ -292,7 +316,7 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
                 tests.append(_test_entry(name, 0.0, "not run: earlier tests of this section "
                                          "timed out, so the rest were skipped"))
                 continue
-            outcome = run_hidden_test(test, session, seed, timeout, static_forbidden)
+            outcome = run_hidden_test(test, session, inputs_seed, timeout, static_forbidden)
             runtime_forbidden.update(outcome.forbidden)
             if outcome.timed_out:
                 timeouts[section] = timeouts.get(section, 0) + 1

@@ -87,12 +87,16 @@ def _safe_name(name: str) -> str:
 
 def _file_names(results: Sequence[dict]) -> list[str]:
     """One distinct file name per result (sanitising may make two names equal)."""
-    seen: dict[str, int] = {}
+    used: set[str] = set()
     names = []
     for r in results:
-        base = _safe_name(r["submission"])
-        seen[base] = seen.get(base, 0) + 1
-        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+        base = name = _safe_name(r["submission"])
+        n = 1
+        while name in used:  # checked against every name, so "x-2" never collides
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name)
+        names.append(name)
     return names
 
 
@@ -360,6 +364,8 @@ def write_gradescope(results: Sequence[dict], folder: str | os.PathLike) -> list
         payload = gradescope_results(r)
         validate(payload, "gradescope")
         target = Path(folder) / name / "results.json"
+        if target.parent.is_symlink():  # planted: never write through it
+            raise OSError(f"{target.parent} is a symbolic link; not writing through it")
         written.append(atomic_write(target, _dump_json(payload)))
     return written
 

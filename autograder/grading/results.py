@@ -8,11 +8,22 @@ flag ``grader error: ...`` that the instructor report lists.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 from .. import points
 
 GRADER_ERROR = "grader error"
+MAX_TEXT = 2000
+
+
+def clean_text(text: object, limit: int = MAX_TEXT) -> str:
+    """Student-controlled text made safe to store, print and render: valid UTF-8 (lone
+    surrogates and undecodable bytes become "?"), no control or format characters other
+    than newline and tab (no terminal escapes, no bidirectional overrides), bounded."""
+    text = str(text).encode("utf-8", "replace").decode("utf-8")
+    text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c)[0] != "C")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass
@@ -33,7 +44,8 @@ class TestResult:
         """The result of test `name` (section and maximum from the points table)."""
         section, max_score = points.TESTS[name]
         score = 0.0 if grader_error else round(min(max(score, 0.0), max_score), 4)
-        return cls(name, section, score, max_score, output, grader_error)
+        return cls(name, section, score, max_score, clean_text(output),
+                   clean_text(grader_error, 500))
 
     @property
     def status(self) -> str:
@@ -82,7 +94,8 @@ class SubmissionResult:
         flags = list(self.flags) + [
             f"{GRADER_ERROR}: {t.name} ({t.max_score:g} points) is held for review, not "
             f"scored: {t.grader_error}" for t in self.held_for_review]
-        out = {"submission": self.submission,
+        flags = [clean_text(f, 500) for f in flags]
+        out = {"submission": clean_text(self.submission, 300),
                "score": round(sum(s["score"] for s in sections.values()), 4),
                "max_score": points.total_max(),
                "sections": sections, "tests": [t.to_json() for t in self.tests],

@@ -117,7 +117,13 @@ def review(source: Path) -> Review:
             continue
         if path.suffix != ".py" or path.stat().st_size > static.MAX_SOURCE_BYTES:
             continue
-        text, problem = static.decode(path.read_bytes(), rel)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:  # a file its owner made unreadable: reported, not fatal
+            result.notes.append(f"for review: {files.shown(rel)} could not be read "
+                                f"({exc.strerror})")
+            continue
+        text, problem = static.decode(raw, rel)
         if problem:
             result.problems.append(problem)
             continue

@@ -18,6 +18,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import assignment, files
+from . import assignment, files, results
 from .child import wire
 from .child.wire import Codec, Handle, ProtocolError, recv_msg, send_msg
 
@@ -37,6 +38,7 @@ COURSE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = COURSE_DIR.parent
 SERVER = Path(wire.__file__).with_name("server.py")
 SANDBOX_UID_BASE = 61000
+UID_LOCKS = Path("/run/autograder-uids")
 MAX_FILE_BYTES = 2 << 20
 MAX_TOTAL_BYTES = 20 << 20
 MAX_FILES = 200
@@ -95,11 +97,19 @@ def _claim_uid() -> tuple[int, int]:
     kill each other's children. The claim is an exclusive flock on a file in a folder only
     root can write; it ends when the Sandbox closes or its process dies.
     """
-    folder = Path(tempfile.gettempdir()) / "autograder-uids"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    folder.chmod(0o700)
+    # A fixed place under /run (root's own), never $TMPDIR: a folder another user made
+    # there first would let them see or block the claims.
+    folder = UID_LOCKS
+    try:
+        folder.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o077:
+        raise SandboxUnavailable(f"{folder} must be a folder of root's with mode 0700; "
+                                 "remove it to let the grader make it")
     for uid in range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + 4096):
-        fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return uid, fd
@@ -228,7 +238,7 @@ class Sandbox:
                  disable: tuple[str, ...] = ()):
         self.slot = slot
         # Protections switched off, for the tests that prove each one matters:
-        # "landlock", "netns", "cgroup", "mount" (the root-only private mount namespace).
+        # "landlock", "netns", "cgroup", "seccomp", "mount" (the root-only mount namespace).
         self.disable = tuple(disable)
         self.limits = limits or Limits()
         self.require = require
@@ -431,10 +441,10 @@ class Child:
             value = self.codec.decode(reply.get("value", {"t": "py", "v": None}), reply_blobs)
             after = self.codec.decode(reply.get("args_after", {"t": "list", "items": []}),
                                       reply_blobs)
-        except (ProtocolError, KeyError, IndexError, TypeError, ValueError) as exc:
+        except Exception as exc:  # untrusted bytes: any failure to read them is ours to review
             self.kill()
             return CallResult(False, grader_error=f"unreadable result ({type(exc).__name__}: "
-                                                  f"{str(exc)[:200]})")
+                                                  f"{str(exc)[:120]})")
         return CallResult(True, value=value, args_after=after,
                           forbidden=_str_list(reply.get("forbidden")),
                           elapsed=float(reply.get("elapsed", 0.0)), guard=guard)
@@ -542,7 +552,13 @@ def _denied(error: dict) -> list[str]:
 
 
 def _str_list(value) -> list[str]:
-    return [str(v)[:200] for v in value][:20] if isinstance(value, list) else []
+    """What the child reports as banned uses: only labels of a known family, short, few.
+    Anything else is text a student could plant to smuggle data into the flags."""
+    if not isinstance(value, list):
+        return []
+    families = set(assignment.FAMILIES) | {assignment.TAMPERING}
+    labels = [results.clean_text(v, 160) for v in value if isinstance(v, str)]
+    return [v for v in labels if v.split(":", 1)[0] in families][:20]
 
 
 __all__ = ["CallResult", "Child", "Handle", "Limits", "Sandbox", "SandboxUnavailable",

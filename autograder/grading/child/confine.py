@@ -249,3 +249,101 @@ def gpu_devices() -> list[str]:
     except OSError:
         return []
     return [f"/dev/{n}" for n in names if n.startswith(GPU_DEVICE_PREFIXES)]
+
+
+# ---------------------------------------------------------------- seccomp
+# What Landlock does not mediate: changing modes and owners (a child running as the
+# instructor could open up the checkout, or make a setuid copy of the interpreter), other
+# processes' limits and priorities, kernel keyrings that outlive the process, memory that no
+# rlimit counts (memfd), unix-socket connections to paths, new namespaces, and the kernel
+# interfaces a grading process never needs. A small classic-BPF filter returns EPERM for
+# them; everything else is allowed.
+
+_SYSCALLS = {
+    "x86_64": {
+        "arch": 0xC000003E,
+        "deny": (90, 91, 268, 452, 92, 93, 94, 260,  # chmod family, chown family
+                 42, 49, 50, 43, 288,  # connect, bind, listen, accept, accept4
+                 101, 310, 311, 312,  # ptrace, process_vm_readv/writev, kcmp
+                 248, 249, 250,  # add_key, request_key, keyctl
+                 319, 133, 259, 188, 189, 190,  # memfd_create, mknod(at), setxattr family
+                 272, 308, 165, 166, 155, 161,  # unshare, setns, mount, umount2, pivot_root, chroot
+                 323, 298, 321, 425, 426, 427),  # userfaultfd, perf_event_open, bpf, io_uring
+        "nosys": (435, 437),  # clone3, openat2: their arguments live in memory; libc falls back
+        "clone": 56, "mode_arg": {257: 3, 2: 2, 85: 1},  # openat, open, creat
+        "other_pid": {302: 0, 141: 1, 203: 0},  # prlimit64, setpriority, sched_setaffinity
+        "x32": True,
+    },
+    "aarch64": {
+        "arch": 0xC00000B7,
+        "deny": (52, 53, 452, 55, 54, 203, 200, 201, 202, 242, 117, 270, 271, 272, 217, 218,
+                 219, 279, 33, 5, 6, 7, 97, 268, 40, 39, 41, 51, 282, 241, 280, 425, 426, 427),
+        "nosys": (435, 437),
+        "clone": 220, "mode_arg": {56: 3},
+        "other_pid": {261: 0, 140: 1, 122: 0},
+        "x32": False,
+    },
+}
+_NS_FLAGS = 0x7E020000  # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
+_SETID_BITS = 0o6000
+_RET_ALLOW, _RET_KILL = 0x7FFF0000, 0x80000000
+_EPERM, _ENOSYS = 1, 38
+
+
+class SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+
+def seccomp_supported() -> bool:
+    return os.uname().machine in _SYSCALLS
+
+
+def seccomp_program() -> list[tuple[int, int, int, int]]:
+    """The filter for this machine, as (code, jt, jf, k) instructions."""
+    table = _SYSCALLS[os.uname().machine]
+    ld, jeq, jset, ret, jge = 0x20, 0x15, 0x45, 0x06, 0x35
+
+    def arg(i: int) -> int:  # low 32 bits of argument i in struct seccomp_data
+        return 16 + 8 * i
+
+    errno = lambda e: 0x00050000 | e  # noqa: E731 -- SECCOMP_RET_ERRNO | e
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, table["arch"]), (ret, 0, 0, _RET_KILL), (ld, 0, 0, 0)]
+    if table["x32"]:
+        prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, errno(_EPERM))]
+    for nr in table["deny"]:
+        prog += [(jeq, 0, 1, nr), (ret, 0, 0, errno(_EPERM))]
+    for nr in table["nosys"]:
+        prog += [(jeq, 0, 1, nr), (ret, 0, 0, errno(_ENOSYS))]
+
+    def check(nr: int, index: int, test: int, bits: int) -> list[tuple[int, int, int, int]]:
+        # if nr matches: load the argument; (jset bits | jeq 0) -> EPERM; reload nr.
+        if test == jset:
+            body = [(ld, 0, 0, arg(index)), (jset, 0, 1, bits), (ret, 0, 0, errno(_EPERM))]
+        else:  # "not zero": the pid of another process
+            body = [(ld, 0, 0, arg(index)), (jeq, 1, 0, 0), (ret, 0, 0, errno(_EPERM))]
+        body.append((ld, 0, 0, 0))
+        return [(jeq, 0, len(body), nr)] + body
+
+    prog += check(table["clone"], 0, jset, _NS_FLAGS)
+    for nr, index in table["mode_arg"].items():
+        prog += check(nr, index, jset, _SETID_BITS)
+    for nr, index in table["other_pid"].items():
+        prog += check(nr, index, jeq, 0)
+    prog.append((ret, 0, 0, _RET_ALLOW))
+    return prog
+
+
+def apply_seccomp() -> None:
+    """Install the filter on this process and everything it starts."""
+    prog = seccomp_program()
+    array = (SockFilter * len(prog))(*[SockFilter(*ins) for ins in prog])
+    fprog = SockFprog(len(prog), array)
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise _err("prctl(PR_SET_NO_NEW_PRIVS)")
+    if _libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
+        raise _err("prctl(PR_SET_SECCOMP)")

@@ -163,7 +163,8 @@ def probe(config: dict) -> dict:
              "root": as_root, "uid_drop": config.get("uid") is not None,
              "cgroup": config.get("cgroup"),
              "netns": "netns" not in off and confine.can_unshare(as_root),
-             "mount": as_root and "mount" not in off}
+             "mount": as_root and "mount" not in off,
+             "seccomp": "seccomp" not in off and confine.seccomp_supported()}
     missing = []
     abi = facts["landlock_abi"]
     if abi == 0:
@@ -174,6 +175,9 @@ def probe(config: dict) -> dict:
     if 0 < abi < confine.FULL_ABI:
         missing.append(f"Landlock ABI 6 (the kernel has {abi}): student code could signal "
                        "other processes of this user")
+    if not facts["seccomp"]:
+        missing.append(f"a seccomp filter for {os.uname().machine}: student code may change "
+                       "file modes, other processes' limits and its keyrings")
     if not facts["netns"]:
         missing.append("network namespaces (unprivileged user namespaces are disabled): "
                        "student code has the machine's network")
@@ -324,6 +328,8 @@ def _confine(spec: dict, keep_fds: list[int]) -> None:
         confine.apply_landlock(read=spec["read"] + system, read_exec=spec["read_exec"],
                                write=[spec["dir"]],
                                devices=list(confine.DEVICES) + confine.gpu_devices(), abi=abi)
+    if spec.get("seccomp"):
+        confine.apply_seccomp()  # last: the steps above need what it denies
 
 
 def child(fd: int, spec: dict) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import array
 import json
 import os
+import re
 import socket
 import struct
 import time
@@ -163,8 +164,13 @@ class Codec:
             if perm is not None:
                 tensor = tensor.permute([int(p) for p in perm])
             if enc["dtype"] != wire:
-                tensor = tensor.to(getattr(torch, enc["dtype"]))
+                dtype = getattr(torch, str(enc["dtype"]), None)
+                if not isinstance(dtype, torch.dtype):
+                    raise ProtocolError("unknown dtype")
+                tensor = tensor.to(dtype)
             device = enc.get("device", "cpu")
+            if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d{1,2})?", device):
+                raise ProtocolError("unknown device")
             return tensor.to(device) if device != "cpu" else tensor
         if kind in ("tuple", "list"):
             items = [self.decode(v, blobs) for v in enc["items"]]
