@@ -507,7 +507,7 @@ def _with(stub: Path, tmp_path: Path, code: str) -> Path:
 
 def test_without_landlock_the_same_attacks_succeed(stub, tmp_path):
     target = tmp_path / "planted"
-    with _unprotected(("landlock", "mount", "netns")) as box:
+    with _unprotected(("landlock", "mount", "netns", "seccomp")) as box:
         assert box.notes
         stolen = grade.grade_submission(_with(stub, tmp_path / "a", STEAL), sandbox=box)
         wrote = grade.grade_submission(_with(stub, tmp_path / "b", WRITE % [str(target)]),
@@ -524,7 +524,7 @@ def test_without_the_network_namespace_and_landlock_the_network_is_reachable(stu
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     try:
-        with _unprotected(("landlock", "mount", "netns")) as box:
+        with _unprotected(("landlock", "mount", "netns", "seccomp")) as box:
             result = grade.grade_submission(
                 _with(stub, tmp_path, NETWORK % listener.getsockname()[1]), sandbox=box)
     finally:

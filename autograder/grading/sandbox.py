@@ -25,14 +25,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import assignment, files, results
 from .child import wire
 from .child.wire import Codec, Handle, ProtocolError, recv_msg, send_msg
-
-if TYPE_CHECKING:
-    import torch
 
 COURSE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = COURSE_DIR.parent
@@ -466,7 +462,9 @@ class Child:
         # after the call: whether the student's code modified its inputs is seen by the
         # judge, not reported by the student's process.
         shared = [i for i, a in enumerate(args) if wire.shareable(self.codec.torch, a)]
-        fds = [_memfd(args[i]) for i in shared]
+        # The memory holds exactly the bytes of the argument's blob (its dense base, in the
+        # layout the codec chose), so the codec reads it back with its own rules.
+        fds = [_memfd(blobs[enc["items"][i]["i"]]) for i in shared]
         msg = {"cmd": "call", "module": module, "fn": fn, "args": enc, "keep": list(keep),
                "rules": rules if rules is not None else assignment.rules_for(module),
                "nonce": secrets.token_hex(8), "shm": shared}
@@ -475,7 +473,8 @@ class Child:
             if result.ok and isinstance(result.args_after, list):
                 for i, fd in zip(shared, fds):
                     if i < len(result.args_after):
-                        result.args_after[i] = _read_memfd(fd, args[i])
+                        result.args_after[i] = _read_memfd(fd, enc["items"][i], len(
+                            blobs[enc["items"][i]["i"]]), self.codec)
             return result
         finally:
             for fd in fds:
@@ -508,8 +507,7 @@ class Child:
         self.kill()
 
 
-def _memfd(tensor: torch.Tensor) -> int:
-    data = tensor.detach().contiguous().numpy().tobytes()
+def _memfd(data: bytes) -> int:
     fd = os.memfd_create("autograder-arg", os.MFD_CLOEXEC)
     view = memoryview(data)
     while view:
@@ -517,17 +515,12 @@ def _memfd(tensor: torch.Tensor) -> int:
     return fd
 
 
-def _read_memfd(fd: int, like: torch.Tensor) -> torch.Tensor | None:
-    """The argument's memory after the call, as a tensor shaped like the original."""
-    size = like.numel() * like.element_size()
+def _read_memfd(fd: int, enc: dict, size: int, codec: Codec):
+    """The argument's memory after the call, decoded like the argument itself."""
     data = os.pread(fd, size + 1, 0)
     if len(data) != size:
         return None  # truncated or grown: not the input it was
-    import numpy
-    import torch
-
-    return torch.from_numpy(numpy.frombuffer(bytearray(data), dtype=like.numpy().dtype)
-                            .reshape(like.shape))
+    return codec.decode(dict(enc, i=0), [data])
 
 
 def _guard_problem(reply: dict, msg: dict) -> str | None:
