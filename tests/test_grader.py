@@ -430,3 +430,26 @@ def test_inputs_depend_on_the_code_graded(tmp_path):
     assert grade.derive_seed(7, first) == grade.derive_seed(7, same)
     assert grade.derive_seed(7, first) != grade.derive_seed(7, other)
     assert grade.derive_seed(7, first) != grade.derive_seed(8, first)
+
+
+@pytest.mark.parametrize("enc", [
+    {"t": "tensor", "dtype": "__class__", "wire": "float64", "shape": [1], "i": 0},
+    {"t": "tensor", "dtype": "float64", "shape": [1], "i": 0, "device": "meta:$(id)"},
+], ids=["dtype", "device"])
+def test_a_forged_reply_is_a_protocol_error(enc):
+    """Untrusted bytes name their dtype and device: only real ones are accepted."""
+    codec = worker.Codec(torch, np)
+    with pytest.raises(worker.ProtocolError):
+        codec.decode(enc, [np.zeros(1).tobytes()])
+
+
+def test_only_known_ban_labels_reach_the_flags():
+    from autograder.grading.sandbox import _str_list
+
+    planted = ["convolution: aten::convolution", "x" * 5000, "tampering: \x1b[2J",
+               "nonsense: 1 2 3", 42] + ["convolution: " + "A" * 1000] * 50
+    labels = _str_list(planted)
+    assert labels[0] == "convolution: aten::convolution"
+    assert all(label.split(":")[0] in {"convolution", "tampering"} for label in labels)
+    assert len(labels) <= 20 and all(len(label) <= 160 for label in labels)
+    assert not any("\x1b" in label for label in labels)

@@ -344,13 +344,22 @@ class ClassRun:
         for name in (b"new\nline.py", b"\xff\xfe.py", b"-rf", b" "):
             with open(os.path.join(bytes(odd / "source"), name), "wb") as fh:
                 fh.write(b"x = 1\n")
+        rooted = self.plant("source_is_root", "ref", "")
+        shutil.rmtree(rooted / "source")
+        os.symlink("/", rooted / "source")
+        sparse = self.plant("sparse_file", "ref", "")
+        with open(sparse / "source" / "data.bin", "wb") as fh:
+            fh.truncate(8 << 40)  # 8 TiB of holes: hashing it would take hours
+        unreadable = self.plant("unreadable_file", "ref", "")
+        (unreadable / "source" / "secret.py").write_text("x = 1\n")
+        (unreadable / "source" / "secret.py").chmod(0)
         twins = []
         for section in ("section1", "section2"):
             dest = self.subs / section / "alice"
             shutil.copytree(self.base / "templates" / ("ref" if section == "section1" else "stub"),
                             dest)
             twins.append(dest)
-        return [deep, loop, many, huge, odd] + twins
+        return [deep, loop, many, huge, odd, rooted, sparse, unreadable] + twins
 
     def grade(self, subs: list[Path]) -> tuple[subprocess.CompletedProcess, dict]:
         cmd = [sys.executable, "-m", "autograder", "grade", *map(str, subs), "--jobs", "2",
@@ -430,8 +439,14 @@ def test_honest_code_imports_anything_of_the_environment(graded):
     assert _section(result, "cross_correlation") == 15, result["tests"]
 
 
+def test_source_linked_to_the_root_is_not_graded(graded):
+    result = graded.results["source_is_root"]
+    assert _section(result, "cross_correlation") == 0
+    assert any("symbolic link" in f for f in result["flags"]), result["flags"]
+
+
 @pytest.mark.parametrize("name", ["deep_tree", "symlink_loop", "many_files", "odd_names",
-                                  "huge_notebook"])
+                                  "huge_notebook", "sparse_file", "unreadable_file"])
 def test_a_broken_folder_costs_only_its_own_submission(graded, name):
     result = graded.results[name]
     assert _section(result, "cross_correlation") == 15
