@@ -40,9 +40,9 @@ SLOW_VARIANTS = ("cc_double_loop", "bn_channel_loop")
 
 @dataclass
 class Config:
-    class_sizes: tuple[int, int] = (4, 16)
-    grade_repeats: int = 3
-    single_repeats: int = 5
+    class_sizes: tuple[int, int] = (4, 12)
+    grade_repeats: int = 2
+    single_repeats: int = 3
     marginal_n: int = 12
     cc_sizes: tuple[int, ...] = (64, 256, 1024)
     cc_kernels: tuple[int, ...] = (1, 3, 7)

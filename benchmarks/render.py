@@ -189,8 +189,8 @@ def render_single(results: dict, summary: Summary) -> list[str]:
             f"command's start to its exit (sandbox start, grading, grade files and reports): "
             f"median of {r['repeats']} runs **{f(med, 2, ' s')}** (runs: "
             + ", ".join(f"{t:.2f}" for t in r["times_s"]) + " s). Beside it, stock nbgrader's "
-            f"cost per notebook from section 1: {f(per_nb, 2, ' s')}.",
-            "" if not r["errors"] else f"Errors: {r['errors']}", ""]
+            f"cost per notebook from section 1: {f(per_nb, 2, ' s')}.", ""] + (
+                [f"Errors: {r['errors']}", ""] if r["errors"] else [])
 
 
 # ----------------------------------------------------------------- 1b. marginal
