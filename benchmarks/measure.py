@@ -41,7 +41,7 @@ SLOW_VARIANTS = ("cc_double_loop", "bn_channel_loop")
 @dataclass
 class Config:
     class_sizes: tuple[int, int] = (4, 12)
-    grade_repeats: int = 2
+    grade_repeats: int = 3
     single_repeats: int = 3
     marginal_n: int = 12
     cc_sizes: tuple[int, ...] = (64, 256, 1024)
@@ -152,9 +152,10 @@ def grade_cli(paths: list[Path], out: Path, jobs: int) -> dict:
     grades = out / "grades.json"
     cmd = [sys.executable, "-m", "autograder", "grade", *map(str, paths), "--jobs", str(jobs),
            "--json", str(grades)]
-    elapsed, rc, tail = nbg.run(cmd, REPO)
+    elapsed, rc, tail, cpu = nbg.run(cmd, REPO)
     results = json.loads(grades.read_text())["submissions"] if grades.exists() else []
-    return {"seconds": elapsed, "rc": rc, "graded": len(results), "n": len(paths),
+    return {"seconds": elapsed, "cpu_s": cpu, "rc": rc, "graded": len(results),
+            "n": len(paths),
             "error": None if rc == 0 else tail,
             "scores": {r["submission"]: {k: v["score"] for k, v in r["sections"].items()}
                        for r in results}}
@@ -166,7 +167,7 @@ def nbgrader_autograde(paths: list[Path], dest: Path, kind: str) -> dict:
     ``generate_assignment`` runs first and is timed on its own: an instructor runs it once
     per assignment, not once per grading."""
     root = nbg.course_root(dest, kind)
-    gen_s, rc, tail = nbg.generate(root)
+    gen_s, rc, tail, _ = nbg.generate(root)
     result = {"label": nbg.LABELS[kind], "n": len(paths), "generate_s": gen_s,
               "seconds": None, "rc": rc, "graded": 0, "error": None, "scores": {}}
     if rc != 0:
@@ -174,10 +175,10 @@ def nbgrader_autograde(paths: list[Path], dest: Path, kind: str) -> dict:
         return result
     for path in paths:
         nbg.submit(root, kind, path)
-    elapsed, rc, tail = nbg.autograde(root)
+    elapsed, rc, tail, cpu = nbg.autograde(root)
     graded = sum(1 for p in paths
                  if (root / "autograded" / p.name / nbg.ASSIGNMENT / nbg.NOTEBOOK).exists())
-    result.update(seconds=elapsed, rc=rc, graded=graded)
+    result.update(seconds=elapsed, cpu_s=cpu, rc=rc, graded=graded)
     if rc != 0 or graded != len(paths):
         lines = [ln for ln in tail.strip().splitlines() if ln.strip()]
         result["error"] = (f"rc {rc}, {graded} of {len(paths)} autograded: "
@@ -197,7 +198,7 @@ def linear_fit(times: dict[int, float]) -> dict | None:
     return {"fixed_s": t1 - n1 * per, "per_submission_s": per}
 
 
-RUN_KEYS = ("seconds", "rc", "graded", "error", "generate_s")
+RUN_KEYS = ("seconds", "cpu_s", "rc", "graded", "error", "generate_s")
 TOOLS = ("grade_jobs1", "grade_jobs2", "nbgrader_stock", "nbgrader_kit")
 
 
@@ -227,17 +228,19 @@ def bench_class(cfg: Config, work: Path) -> dict:
     out: dict = {"sizes": list(sizes), "members": [p.name for p in paths],
                  "grade_repeats": cfg.grade_repeats, "tools": {}}
     for tool in tools:
-        entry: dict = {"runs": {}, "seconds": {}, "complete": True}
+        entry: dict = {"runs": {}, "seconds": {}, "cpu_s": {}, "complete": True}
         for n in sizes:
             ok = [r for r in runs[tool][n] if r["rc"] == 0 and r["graded"] == n]
             entry["runs"][str(n)] = [{k: r[k] for k in RUN_KEYS if k in r}
                                      for r in runs[tool][n]]
             entry["seconds"][str(n)] = min(r["seconds"] for r in ok) if ok else None
+            entry["cpu_s"][str(n)] = min(r["cpu_s"] for r in ok) if ok else None
             entry["complete"] &= bool(ok)
         if tool.startswith("nbgrader"):
             entry["label"] = runs[tool][sizes[0]][0]["label"]
         fit = linear_fit({n: entry["seconds"][str(n)] for n in sizes})
         entry["fit"] = fit
+        entry["fit_cpu"] = linear_fit({n: entry["cpu_s"][str(n)] for n in sizes})
         # Section scores of the largest class, for the sanity check.
         entry["scores"] = runs[tool][sizes[-1]][-1]["scores"]
         out["tools"][tool] = entry
@@ -259,10 +262,11 @@ def class_ratios(c: dict) -> dict:
             continue
         r = {f"wall_{n}": stock["seconds"][str(n)] / mine["seconds"][str(n)]
              for n in c["sizes"]}
-        if stock["fit"] and mine["fit"]:
-            for part in ("fixed_s", "per_submission_s"):
-                r[part] = (stock["fit"][part] / mine["fit"][part]
-                           if mine["fit"][part] > 0 else None)
+        for fit, prefix in (("fit", ""), ("fit_cpu", "cpu_")):
+            if stock.get(fit) and mine.get(fit):
+                for part in ("fixed_s", "per_submission_s"):
+                    r[prefix + part] = (stock[fit][part] / mine[fit][part]
+                                        if mine[fit][part] > 0 else None)
         ratios[f"stock_over_{ours}"] = r
     return ratios
 
@@ -329,6 +333,7 @@ def bench_single(cfg: Config, work: Path) -> dict:
     ok = [r["seconds"] for r in runs if r["rc"] == 0 and r["graded"] == 1]
     return {"repeats": cfg.single_repeats, "times_s": [r["seconds"] for r in runs],
             "median_s": statistics.median(ok) if ok else None,
+            "cpu_s": [r["cpu_s"] for r in runs],
             "errors": [r["error"] for r in runs if r["error"]],
             "scores": [r["scores"] for r in runs][:1]}
 

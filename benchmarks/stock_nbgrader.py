@@ -17,6 +17,7 @@ by grade id) into the release notebook, next to the submission's other files.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -105,14 +106,21 @@ def env() -> dict:
     return out
 
 
-def run(cmd: list[str], cwd: Path, timeout: float = 3600) -> tuple[float, int, str]:
+def run(cmd: list[str], cwd: Path, timeout: float = 3600) -> tuple[float, int, str, float]:
+    """(wall seconds, exit status, output tail, CPU seconds). The CPU time is user + system
+    of the command and every process it waited for (kernels, sandbox processes): it varies
+    far less than the wall time when other work shares the machine."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True,
                           timeout=timeout)
-    return time.perf_counter() - start, proc.returncode, (proc.stdout + proc.stderr)[-3000:]
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, proc.returncode, (proc.stdout + proc.stderr)[-3000:], cpu
 
 
-def generate(root: Path) -> tuple[float, int, str]:
+def generate(root: Path) -> tuple[float, int, str, float]:
     return run([str(VENV_BIN / "nbgrader"), "generate_assignment", ASSIGNMENT, "--force"],
                root)
 
@@ -134,7 +142,7 @@ def submit(root: Path, kind: str, sub: Path) -> Path:
     return target
 
 
-def autograde(root: Path) -> tuple[float, int, str]:
+def autograde(root: Path) -> tuple[float, int, str, float]:
     return run([str(VENV_BIN / "nbgrader"), "autograde", ASSIGNMENT, "--create"], root)
 
 
