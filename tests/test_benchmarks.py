@@ -8,15 +8,19 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 
+from autograder import points
 from autograder.grading.sandbox import Limits, Sandbox
-from benchmarks import run
+from benchmarks import measure as run
+from benchmarks import render, sections, stock_nbgrader
 
-TINY = dataclasses.replace(run.QUICK, class_size=3, stock_subset=1, marginal_n=2,
-                           cc_sizes=(8,), cc_kernels=(1, 3), dtypes=(torch.float64,),
-                           bn_shapes=((2, 3, 2, 2),), min_run_time=0.001)
+TINY = dataclasses.replace(run.QUICK, class_sizes=(1, 2), grade_repeats=1, single_repeats=1,
+                           marginal_n=2, cc_sizes=(8,), cc_kernels=(1, 3),
+                           dtypes=(torch.float64,), bn_shapes=((2, 3, 2, 2),),
+                           min_run_time=0.001)
 
 
 def _number(value) -> bool:
@@ -53,6 +57,9 @@ def test_marginal_and_profile(sandbox: Sandbox, tmp_path: Path) -> None:
     assert len(result["times_s"]) == 2 and _number(result["marginal_s"])
     assert result["scores"] == [42.5]  # the reference: everything but the hand-graded 22.5
     assert {g["what"] for g in result["profile"]} == {g[0] for g in run.PROFILE_GROUPS}
+    # What confinement was in force is part of the record.
+    assert result["sandbox_facilities"] == sandbox.facilities
+    assert result["sandbox_notes"] == sandbox.notes
 
 
 def test_slow_variants_per_test(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -76,35 +83,97 @@ def test_class_grade_cli(tmp_path: Path) -> None:
     paths = run.make_class(tmp_path / "class", 2)
     result = run.grade_cli(paths, tmp_path / "out", jobs=1)
     assert result["rc"] == 0 and result["graded"] == 2 and _number(result["seconds"])
+    assert result["scores"][paths[0].name]["spatial_batchnorm"] == 25  # the reference
+    assert sum(result["scores"][paths[1].name].values()) == 0  # the stubs
 
 
-def test_stock_nbgrader_config(tmp_path: Path) -> None:
-    root = run.course_root(tmp_path, stock=True)
+def test_stock_notebook_has_one_cell_per_hidden_test(tmp_path: Path) -> None:
+    root = stock_nbgrader.course_root(tmp_path, stock_nbgrader.STOCK)
     text = (root / "nbgrader_config.py").read_text()
     assert "execute.Execute" in text and "ClearMetadataPreprocessor" in text
-    assert not (root / "submitted").exists() and (root / "master" / "hw1").is_dir()
+    assert not (root / "submitted").exists()
+    nb = nbformat.read(root / "master" / "hw1" / "assignment.ipynb", as_version=4)
+    graded = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
+              if c.get("metadata", {}).get("nbgrader", {}).get("grade")
+              and c.cell_type == "code"}
+    assert {g: c.metadata["nbgrader"]["points"] for g, c in graded.items()} == {
+        n: p for n, (_, p) in points.TESTS.items()}
+    assert all("### BEGIN HIDDEN TESTS" in c.source for c in graded.values())
+
+
+def test_in_kernel_hidden_tests_score_like_the_grader(tmp_path: Path, monkeypatch) -> None:
+    """The baseline's cells, run here as a kernel would: the reference full, stubs none."""
+    import importlib
+    import sys
+
+    from autograder import build
+    from benchmarks import in_kernel
+
+    for kind, make in (("reference", build.solution), ("stubs", build.release)):
+        sub = tmp_path / kind
+        make(sub)
+        monkeypatch.syspath_prepend(str(sub))
+        for name in [m for m in sys.modules if m == "source" or m.startswith("source.")]:
+            monkeypatch.delitem(sys.modules, name)
+        importlib.invalidate_caches()
+        for name, (section, score) in points.TESTS.items():
+            if section == "warmup":
+                continue
+            if kind == "reference":
+                assert in_kernel.hidden_test(name, {}) == score, name
+            else:
+                with pytest.raises(AssertionError):
+                    in_kernel.hidden_test(name, {})
+        monkeypatch.undo()
+    answer = {"A": "", "B": "", "C": "", "D": ""}
+    with pytest.raises(AssertionError):
+        in_kernel.hidden_test("warmup_e_learning_rates", {"answer_e": answer})
+    from autograder import warmup
+    assert in_kernel.hidden_test("warmup_e_learning_rates",
+                                 {"answer_e": dict(warmup.PANEL_LABELS)}) == 2.5
+
+
+def test_linear_fit() -> None:
+    fit = run.linear_fit({4: 10.0, 20: 26.0})
+    assert fit == {"fixed_s": 6.0, "per_submission_s": 1.0}
+    assert run.linear_fit({4: None, 20: 3.0}) is None
 
 
 def test_render_has_every_section() -> None:
+    grade = {"seconds": {"1": 3.0, "2": 3.5}, "runs": {"1": [], "2": []}, "complete": True,
+             "fit": {"fixed_s": 2.5, "per_submission_s": 0.5},
+             "scores": {"student000-reference": {"warmup": 2.5, "cross_correlation": 15.0,
+                                                 "spatial_batchnorm": 25.0},
+                        "student001-stubs": {"warmup": 0.0, "cross_correlation": 0.0,
+                                             "spatial_batchnorm": 0.0}}}
+    stock = dict(grade, seconds={"1": 10.0, "2": 14.0},
+                 fit={"fixed_s": 6.0, "per_submission_s": 4.0}, label="stock")
+    c = {"sizes": [1, 2], "members": ["student000-reference", "student001-stubs"],
+         "grade_repeats": 1, "tools": {"grade_jobs1": grade, "nbgrader_stock": stock}}
+    c["ratios"] = run.class_ratios(c)
+    c["sanity"] = run.sanity(c)
+    assert c["ratios"]["stock_over_grade_jobs1"]["per_submission_s"] == 8.0
+    assert c["sanity"]["nbgrader_stock"] == {"stubs": [0.0], "reference": [42.5]}
     results = {
         "machine": {**run.machine(), "loadavg_end": None}, "git": "abc", "date": "now",
-        "threads": 1,
-        "class": {"size": 3, "jobs": 2,
-                  "grade": {"seconds": 10.0, "rc": 0, "graded": 3, "n": 3,
-                            "per_submission_s": 3.3, "error": None},
-                  "nbgrader_kit": {"label": "kit", "n": 3, "seconds": None, "rc": 1,
-                                   "graded": 0, "error": "boom"},
-                  "nbgrader_stock": {"label": "stock", "n": 1, "seconds": 20.0, "rc": 0,
-                                     "graded": 1, "error": None, "per_submission_s": 20.0,
-                                     "extrapolated_class_s": 60.0},
-                  "speedup_vs_stock": 6.0},
+        "threads": 1, "class": c,
+        "single": {"repeats": 1, "times_s": [3.0], "median_s": 3.0, "errors": [],
+                   "scores": []},
         "notebook": {"seconds": 12.0, "error": None, "code_cells": 5, "slowest_cells": []},
         "cc": [{"dtype": "float32", "size": 8, "k": 3, "ours_us": 2.0, "conv2d_us": 1.0,
                 "ratio": 2.0, "max_abs_err": 0.0}],
         "bn": [{"shape": [2, 3, 2, 2], "dtype": "float32", "ours_ms": 1.0, "native_ms": 1.0,
                 "ratio": 1.0, "input_mb": 0.1, "ours_peak_mb": None, "native_peak_mb": 0.2}],
     }
-    text = run.render(results, "cmd")
-    for heading in ("## Summary", "## 1. Grading a class", "## 2.", "## 3.", "## 4."):
+    text = sections.document(results, "cmd")
+    for heading in ("## Summary", "## 1. Grading a class", "## 1a.", "## 2.", "## 3.",
+                    "## 4.", "### Does the baseline grade?"):
         assert heading in text
-    assert "`cmd`" in text and "**missed**" in text and "6.0×" in text
+    assert "`cmd`" in text and "**missed**" in text and "8.0×" in text
+    assert render.TARGET_SINGLE_S == 4.0
+
+
+def test_every_section_is_registered_once() -> None:
+    keys = [s.key for s in sections.SECTIONS]
+    assert len(keys) == len(set(keys))
+    assert all(callable(s.measure) and callable(s.render) for s in sections.SECTIONS)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
+import resource
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -176,13 +176,17 @@ def test_selfcheck_on_the_stubs_says_not_implemented(release_dir: Path) -> None:
 
 
 def test_selfcheck_on_the_solution_passes_quickly(solution_dir: Path, tmp_path: Path) -> None:
-    start = time.monotonic()
+    # "Quickly" is measured in CPU seconds of the self-check process (torch's import
+    # included), not wall time: on a loaded 2-core machine the wall time of a process that
+    # imports torch varies many-fold, its CPU time hardly.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = selfcheck(solution_dir, cwd=tmp_path)  # from another folder: imports still work
-    seconds = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert done.returncode == 0, done.stdout + done.stderr
     assert [status for status, _ in status_lines(done.stdout)] == ["PASS"] * 6
     assert "6 of 6 checks pass" in done.stdout
-    assert seconds < 10, f"the self-check took {seconds:.1f} s"
+    assert cpu < 10, f"the self-check used {cpu:.1f} s of CPU"
 
 
 def with_cross_correlation(solution_dir: Path, tmp_path: Path, body: str) -> Path:
