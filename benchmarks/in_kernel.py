@@ -53,8 +53,8 @@ def _warmup_e(namespace: dict) -> tuple[float, str]:
     answer = namespace.get(warmup.ANSWER_NAME)
     if not isinstance(answer, dict):
         return 0.0, "answer_e is not a dict"
-    given = {warmup._panel_key(k): v for k, v in answer.items()}
-    right = sum(warmup.normalize_label(given.get(p)) == warmup.PANEL_LABELS[p]
+    given = {warmup.reader.panel_key(k): v for k, v in answer.items()}
+    right = sum(warmup.reader.normalize_label(given.get(p)) == warmup.PANEL_LABELS[p]
                 for p in warmup.PANELS)
     return right / len(warmup.PANELS), f"{right} of {len(warmup.PANELS)} panels right"
 
