@@ -126,7 +126,7 @@ def _failed_result(path: Path, seed: int, error: str) -> dict:
 def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
                timeout: float | None = None, journal: Journal | None = None,
                show_progress: bool | None = None, limits: Limits | None = None,
-               require_sandbox: bool = False) -> list[dict]:
+               require_sandbox: bool = False, meanwhile=None) -> list[dict]:
     """Grade every path; results come back in the order of paths."""
     seed = DEFAULT_SEED if seed is None else seed
     journal = journal or Journal(None)
@@ -152,6 +152,9 @@ def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
     for sandbox in sandboxes:
         sandbox.launch()
     from .grade import grade_submission
+
+    if meanwhile is not None:  # while the zygotes finish starting
+        threading.Thread(target=meanwhile, daemon=True).start()
 
     def work(sandbox: Sandbox) -> None:
         try:
@@ -236,7 +239,8 @@ def run_grade_command(args) -> int:
     try:
         results = grade_many(paths, jobs=args.jobs, seed=seed, timeout=args.timeout,
                              journal=journal,
-                             require_sandbox=getattr(args, "require_sandbox", False))
+                             require_sandbox=getattr(args, "require_sandbox", False),
+                             meanwhile=reports.preload if args.json or args.csv else None)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

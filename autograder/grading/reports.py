@@ -538,6 +538,15 @@ def histogram_panels(results: Sequence[dict]) -> list[tuple[str, list[float], fl
     return panels
 
 
+def preload() -> None:
+    """Import what writing the reports needs (matplotlib's Agg canvas, jsonschema), so that
+    a caller can do it while it waits for something else."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+    _schema("grade")
+
+
 def _histograms(results: Sequence[dict]) -> bytes:
     # The Agg canvas directly, not pyplot: no global backend switch, no display needed.
     import numpy as np
