@@ -25,12 +25,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from autograder.grading import assignment
 from autograder.points import SECTIONS, TESTS, section_auto_max
 from tests.variants import Variant, all_variants, make_sources, make_submission
 
 BUGS = all_variants("bugs")
 CORRECT = all_variants("correct")
-STEMS = {"cross_correlation": "cross_correlation.py", "spatial_batchnorm": "batchnorm.py"}
+STEMS = {section: f"{module}.py" for module, section in assignment.SECTION_OF_MODULE.items()}
 RTOL32, ATOL32 = 1e-4, 1e-5
 RTOL64, ATOL64 = 1e-7, 1e-9
 _counter = itertools.count()
