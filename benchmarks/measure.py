@@ -102,7 +102,9 @@ def _git_state() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                               capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        # The record itself (BENCHMARKS.md and .json) does not make the measured code dirty.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":!BENCHMARKS.md", ":!BENCHMARKS.json"],
                                cwd=REPO, capture_output=True, text=True).stdout.strip()
         return head + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
@@ -265,8 +267,10 @@ def class_ratios(c: dict) -> dict:
         for fit, prefix in (("fit", ""), ("fit_cpu", "cpu_")):
             if stock.get(fit) and mine.get(fit):
                 for part in ("fixed_s", "per_submission_s"):
+                    # A fitted cost at or below zero is noise, and so is its ratio.
                     r[prefix + part] = (stock[fit][part] / mine[fit][part]
-                                        if mine[fit][part] > 0 else None)
+                                        if min(mine[fit][part], stock[fit][part]) > 0
+                                        else None)
         ratios[f"stock_over_{ours}"] = r
     return ratios
 

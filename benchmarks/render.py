@@ -31,7 +31,8 @@ def f(value, digits=2, unit="") -> str:
 
 
 def x(value, digits=1) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}×"
+    """A ratio; n/a where it is missing or not positive (a fitted cost at or below zero)."""
+    return "n/a" if value is None or value <= 0 else f"{value:.{digits}f}×"
 
 
 def document(results: dict, command: str, sections: list[tuple[str, Callable]]) -> str:
@@ -132,10 +133,11 @@ def render_class(results: dict, summary: Summary) -> list[str]:
             out.append(f"| `grade --jobs {jobs}` | {x(r.get(f'wall_{n1}'))} | "
                        f"{x(r.get(f'wall_{n2}'))} | {x(r.get('fixed_s'))} | "
                        f"{x(r.get('per_submission_s'))} | {x(r.get('cpu_per_submission_s'))} |")
-        out += ["", "n/a: the two wall times of our command did not rise with the class size "
-                "(other work on the machine outweighed the difference), so no wall cost per "
-                "submission can be derived from them." if any(
-                    r.get("per_submission_s") is None for r in ratios.values()) else "", ""]
+        out += ["", "n/a: a fitted cost at or below zero, where the difference between the "
+                "two class sizes was smaller than the disturbance from other work on the "
+                "machine; no ratio can be derived from it." if any(
+                    r.get(k) is None or r.get(k) <= 0 for r in ratios.values()
+                    for k in ("fixed_s", "per_submission_s")) else "", ""]
         one = ratios.get("stock_over_grade_jobs1", {})
         two = ratios.get("stock_over_grade_jobs2", {})
         per = one.get("per_submission_s")
