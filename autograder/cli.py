@@ -118,6 +118,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--csv", metavar="FILE", help="one row per submission, a column per test")
     g.add_argument("--gradescope", metavar="DIR",
                    help="write DIR/<submission>/results.json in Gradescope's format")
+    g.add_argument("--manual", metavar="FILE.csv",
+                   help="merge hand-graded warm-up points: header submission,question,points, "
+                   "one row per graded answer, e.g. alice,a,2.0")
     g.add_argument("--seed", type=int, default=None,
                    help="seed of the random test inputs (default: fixed per assignment)")
     g.add_argument("--timeout", type=float, default=None,
