@@ -560,11 +560,13 @@ def report_markdown(results: Sequence[dict], image_name: str | None = None,
 def histogram_panels(results: Sequence[dict]) -> list[tuple[str, list[float], float]]:
     """(label, scores, axis maximum) per histogram. Scores count autograded points only,
     so each axis ends at the autograded maximum (hand-graded warm-up points are not in any
-    score yet)."""
+    score yet). Where ``grade --manual`` merged hand-graded points, the axes include them."""
+    manual_max = _manual_total() if any(r.get("manual") for r in results) else 0.0
     panels = [(k, [float(r["sections"][k]["score"]) for r in results],
-               points.section_auto_max(k)) for k in _sections()]
+               points.section_auto_max(k) + (manual_max if k == "warmup" else 0.0))
+              for k in _sections()]
     panels.append(("total", [float(r["score"]) for r in results],
-                   points.total_max() - _manual_total()))
+                   points.total_max() - _manual_total() + manual_max))
     return panels
 
 
