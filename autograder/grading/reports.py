@@ -238,7 +238,7 @@ def pending_footnote(results: Sequence[dict], names_shown: int = 5) -> str:
     for r in results:
         pending = float(r["sections"]["warmup"].get("manual_pending", 0.0))
         if pending:
-            groups.setdefault(pending, []).append(str(r["submission"]))
+            groups.setdefault(pending, []).append(_shorten(str(r["submission"])))
     parts = []
     for pending, names in sorted(groups.items(), reverse=True):
         who = (", ".join(names) if len(names) <= names_shown
