@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_side_effects import modes
+
 REPO = Path(__file__).resolve().parents[1]
 MARK = re.compile(r"<!-- readme-test: ([\w-]+) -->\n```bash\n(.*?)\n```", re.S)
 EXPECTED = ("release", "grade", "grade-manual", "nbgrader", "formgrader",
@@ -156,6 +158,8 @@ def _make_class(repo: Path) -> None:
 def term(tmp_path_factory) -> Path:
     """A whole term from the README, in a fresh copy of the repository."""
     repo = _copy_repo(tmp_path_factory.mktemp("readme") / "course")
+    (repo / "out").mkdir()
+    (repo / "out" / "modes-before.json").write_text(json.dumps(modes(repo)))
     run_block(repo, "release")
     _make_class(repo)
     run_block(repo, "grade")
@@ -167,6 +171,7 @@ def term(tmp_path_factory) -> Path:
     feedback_log = run_block(repo, "nbgrader-feedback")
     (repo / "out" / "feedback.log").write_text(feedback_log.stdout + feedback_log.stderr)
     run_block(repo, "gradescope")
+    (repo / "out" / "modes-after.json").write_text(json.dumps(modes(repo)))
     return repo
 
 
@@ -255,3 +260,10 @@ def test_gradescope_bundle_and_nothing_left_to_commit(term):
     status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
                             cwd=term, check=True, capture_output=True, text=True).stdout
     assert status == "", f"the term left files for git to commit:\n{status}"
+
+
+def test_the_term_changed_no_mode_of_the_checkout(term):
+    before = json.loads((term / "out" / "modes-before.json").read_text())
+    after = json.loads((term / "out" / "modes-after.json").read_text())
+    assert before["autograder"] == after["autograder"]
+    assert {k: v for k, v in after.items() if k in before} == before
