@@ -261,3 +261,65 @@ def test_setup_picks_a_python_recent_enough(tmp_path, bundle, available, picked)
     else:
         assert proc.returncode == 0 and proc.stdout.strip() == str(bindir / picked)
     assert gradescope_bundle.MIN_PYTHON == (3, 11) and "(3, 11)" in function
+
+
+FAKE_TOOL = """#!/bin/sh
+echo "$(basename "$0") $*" >> "{log}"
+case "$(basename "$0") $*" in
+    "apt-get install"*python3.11-venv*) touch "{state}/deadsnakes-installed" ;;
+esac
+exit 0
+"""
+
+# A Python of the image: the version check passes only for a recent one; `-m venv DIR`
+# makes DIR/bin/python, which records the pip installs it is asked for.
+FAKE_IMAGE_PYTHON = """#!/bin/sh
+recent={recent}
+[ "$(basename "$0")" = python3.11 ] && [ -e "{state}/deadsnakes-installed" ] && recent=1
+case "$1" in
+    -c) [ "$recent" = 1 ] && exit 0 || exit 1 ;;
+    --version) echo "Python of $(basename "$0")" ;;
+    -m) mkdir -p "$3/bin"
+        printf '#!/bin/sh\\necho "venv-python $*" >> "{log}"\\n' > "$3/bin/python"
+        chmod +x "$3/bin/python" ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("image", ["ubuntu-22.04", "ubuntu-24.04"])
+def test_setup_installs_a_recent_python_and_only_the_runtime_packages(tmp_path, bundle,
+                                                                        image):
+    """setup.sh run through, with apt-get, add-apt-repository and the image's Pythons
+    replaced by stand-ins that record what they are asked."""
+    root = gradescope_root(tmp_path, bundle)
+    bindir, state, log = tmp_path / "bin", tmp_path / "state", tmp_path / "calls.log"
+    bindir.mkdir()
+    state.mkdir()
+    for tool in ("apt-get", "add-apt-repository"):
+        (bindir / tool).write_text(FAKE_TOOL.format(log=log, state=state))
+    system_recent = int(image == "ubuntu-24.04")  # 24.04: 3.12; 22.04: 3.10
+    for py in ("python3", "python3.11", "python3.12", "python3.13"):
+        recent = system_recent if py == "python3" else 0
+        (bindir / py).write_text(FAKE_IMAGE_PYTHON.format(recent=recent, state=state, log=log))
+    for path in bindir.iterdir():
+        path.chmod(0o755)
+    tools = tmp_path / "tools"  # the few real commands the script needs, and nothing else
+    tools.mkdir()
+    for real in ("grep", "mkdir", "chmod", "basename", "touch", "printf"):
+        (tools / real).symlink_to(shutil.which(real))
+    env = {"PATH": f"{bindir}:{tools}", "AUTOGRADER_ROOT": str(root)}
+    proc = subprocess.run([shutil.which("bash"), str(root / "source" / "setup.sh")],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    calls = log.read_text().splitlines()
+    deadsnakes = "add-apt-repository -y ppa:deadsnakes/ppa" in calls
+    assert deadsnakes == (image == "ubuntu-22.04")
+    expected_python = "python3.11" if image == "ubuntu-22.04" else "python3"
+    assert f"grader Python: {bindir / expected_python}" in proc.stdout
+    installs = [c for c in calls if c.startswith("venv-python -m pip install")]
+    req = root / "source" / "requirements-grader.txt"
+    assert installs[-1].endswith(f"-r {req}")
+    assert any("--index-url https://download.pytorch.org/whl/cpu torch==2.13.0" in c
+               for c in installs)
+    assert not [c for c in installs if "requirements.txt" in c.replace("grader.txt", "")]
+    assert (root / "venv" / "bin" / "python").is_file()
