@@ -91,6 +91,12 @@ def _gradescope_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gradescope_run(args: argparse.Namespace) -> int:
+    from .grading.gradescope_run import main
+
+    return main(args.root)
+
+
 def _threshold_option(p: argparse.ArgumentParser, flag: str) -> None:
     p.add_argument(flag, dest="similarity_threshold", type=float, default=None, metavar="T",
                    help="similarity score (0-1) from which a pair is flagged (default 0.5)")
@@ -118,6 +124,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--csv", metavar="FILE", help="one row per submission, a column per test")
     g.add_argument("--gradescope", metavar="DIR",
                    help="write DIR/<submission>/results.json in Gradescope's format")
+    g.add_argument("--manual", metavar="FILE.csv",
+                   help="merge hand-graded warm-up points: header submission,question,points, "
+                   "one row per graded answer, e.g. alice,a,2.0")
     g.add_argument("--seed", type=int, default=None,
                    help="seed of the random test inputs (default: fixed per assignment)")
     g.add_argument("--timeout", type=float, default=None,
@@ -153,6 +162,11 @@ def parser() -> argparse.ArgumentParser:
     z = sub.add_parser("gradescope-bundle", help="write the Gradescope autograder zip to ZIP")
     z.add_argument("zip", metavar="ZIP")
     z.set_defaults(func=_gradescope_bundle)
+    r = sub.add_parser("gradescope-run", help="what Gradescope's run_autograder runs: grade "
+                       "ROOT/submission, write ROOT/results/results.json")
+    r.add_argument("--root", default=None, help="Gradescope's folder (default "
+                   "$AUTOGRADER_ROOT, else /autograder)")
+    r.set_defaults(func=_gradescope_run)
     return p
 
 

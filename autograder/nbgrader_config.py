@@ -6,6 +6,7 @@ confused with ``source/``, the students' package at the top of the repository.
 """
 
 import sys
+import warnings
 from pathlib import Path
 
 # nbgrader imports the hooks below by name: make the repository root importable.
@@ -40,3 +41,24 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+
+# `nbgrader export` writes grades.csv with a manual_pending column: the hand-graded points
+# that no one has given yet (nbgrader's own CSV shows 42.5 / 65 as if it were final).
+c.ExportApp.plugin_class = "autograder.nbgrader_plugin.PendingCsvExportPlugin"
+
+# nbgrader's own warning, not ours: Gradebook.add_submission (nbgrader/api.py) builds the
+# new SubmittedAssignment with its assignment and student, which links it into their
+# collections, then reads `submission.assignment.notebooks` before `db.add(submission)`.
+# That read autoflushes, and SQLAlchemy 2 (which no longer cascades along backrefs) warns
+# "Object of type <SubmittedAssignment> not in session, add operation along
+# 'Assignment.submissions' will not proceed". Nothing is lost: the db.add and commit that
+# follow store the submission, its notebooks and grades (tests/test_nbgrader.py reads them
+# back). Only that warning, of these three collections, is silenced.
+try:
+    from sqlalchemy.exc import SAWarning
+except ImportError:  # pragma: no cover - nbgrader always brings SQLAlchemy
+    SAWarning = Warning
+warnings.filterwarnings(
+    "ignore", category=SAWarning,
+    message=r"Object of type <Submitted(Assignment|Notebook)> not in session, add operation "
+            r"along '(Student|Assignment|Notebook)\.submissions' will not proceed")

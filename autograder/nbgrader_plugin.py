@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import atexit
+import csv
 import glob
 import json
 import os
@@ -27,6 +28,7 @@ import threading
 from pathlib import Path
 
 import nbformat
+from nbgrader.plugins import CsvExportPlugin
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 
@@ -249,3 +251,42 @@ class IsolatedGrade(NbGraderPreprocessor):
                     outputs=grade_outputs(result, section), execution_count=1)
                 nb.cells.append(cell)
         return nb, resources
+
+
+# ----------------------------------------------------------------- export
+
+PENDING_COLUMN = "manual_pending"
+
+
+def _pending_points(gradebook, assignment: str, student: str) -> float:
+    """Points of the submission's answers that still wait for a person (nbgrader's
+    ``needs_manual_grade``); an answer left untouched was scored 0 by autograde, not pending."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        submission = gradebook.find_submission(assignment, student)
+    except MissingEntry:
+        return 0.0
+    return float(sum(grade.max_score for notebook in submission.notebooks
+                     for grade in notebook.grades if grade.needs_manual_grade))
+
+
+class PendingCsvExportPlugin(CsvExportPlugin):
+    """nbgrader's CSV export plus a ``manual_pending`` column: the points still to be
+    graded by hand, so that a 42.5 of 65 is not read as a final grade."""
+
+    def export(self, gradebook) -> None:
+        super().export(gradebook)
+        dest = Path(self.to or "grades.csv")
+        with dest.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        if not rows:
+            return
+        header, body = rows[0], rows[1:]
+        at, st = header.index("assignment"), header.index("student_id")
+        out = [[*header, PENDING_COLUMN]]
+        for row in body:
+            pending = _pending_points(gradebook, row[at], row[st])
+            out.append([*row, format(pending, "g")])
+        with dest.open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh, lineterminator="\n").writerows(out)

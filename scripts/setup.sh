@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv with everything the kit needs (idempotent; a second run takes seconds).
+# PYTHON names the interpreter that makes it (default python3; it must be 3.11 or newer),
+# e.g. `PYTHON=python3.12 bash scripts/setup.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

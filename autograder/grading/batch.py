@@ -222,6 +222,25 @@ def unique_names(paths: list[Path]) -> list[str]:
     return unique
 
 
+def _read_manual(args, names: list[str]) -> dict[str, dict[str, float]] | None:
+    """``--manual FILE``'s hand-graded points; None where the file is bad (said why).
+    Without the option, or where the file does not exist, nothing is merged."""
+    from . import manual
+
+    path = getattr(args, "manual", None)
+    if not path:
+        return {}
+    if not Path(path).exists():
+        print(f"warning: {path} does not exist: no hand-graded points merged",
+              file=sys.stderr)
+        return {}
+    try:
+        return manual.read(path, names)
+    except manual.ManualError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def run_grade_command(args) -> int:
     paths = [Path(p) for p in args.submissions]
     seed = DEFAULT_SEED if args.seed is None else args.seed
@@ -235,6 +254,10 @@ def run_grade_command(args) -> int:
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
+    names = unique_names(paths)
+    hand_graded = _read_manual(args, names)  # a bad file stops before anything is graded
+    if hand_graded is None:
+        return 2
     journal = Journal(Path(args.json + JOURNAL_SUFFIX) if args.json else None)
     try:
         results = grade_many(paths, jobs=args.jobs, seed=seed, timeout=args.timeout,
@@ -246,8 +269,11 @@ def run_grade_command(args) -> int:
         return 2
     for note in reports.sandbox_notes(results):
         print(f"warning: sandbox degraded: {note}", file=sys.stderr)
-    for result, name in zip(results, unique_names(paths)):
+    from .manual import merge
+
+    for result, name in zip(results, names):
         result["submission"] = name
+        merge(result, hand_graded.get(name, {}))
     print(reports.format_table(results))
     similar = _similarity_section(args, paths)
     if args.json:

@@ -147,8 +147,8 @@ def grade_answer_e(data: bytes) -> tuple[float, str]:
         return warmup.grade_answer_e(copy)
 
 
-def manual_pending(nb: nbformat.NotebookNode | None) -> float:
-    """Points of hand-graded answers the student wrote (an untouched answer scores 0).
+def pending_questions(nb: nbformat.NotebookNode | None) -> list[str]:
+    """Letters of the hand-graded answers the student wrote (an untouched answer scores 0).
 
     "Untouched" means what nbgrader means by it, so that both agree: the cell's text is
     exactly the release text (nbgrader compares a checksum of the source, whitespace
@@ -156,13 +156,19 @@ def manual_pending(nb: nbformat.NotebookNode | None) -> float:
     counts once, by its last cell, like nbgrader's DeduplicateIds.
     """
     if nb is None:
-        return 0.0
+        return []
     answers: dict[str, str] = {}
     for cell in nb.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if grade_id in points.MANUAL:
             answers[grade_id] = cell.get("source", "")
-    return sum((points.MANUAL[g] for g, text in answers.items() if text != TEMPLATE_ANSWER), 0.0)
+    return [g.removeprefix("warmup_") for g in points.MANUAL
+            if g in answers and answers[g] != TEMPLATE_ANSWER]
+
+
+def manual_pending(nb: nbformat.NotebookNode | None) -> float:
+    """Points of the hand-graded answers the student wrote, still to be graded."""
+    return sum((points.MANUAL[f"warmup_{q}"] for q in pending_questions(nb)), 0.0)
 
 
 @dataclass
@@ -345,9 +351,10 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
                 workdir.with_name(workdir.name + ".out").unlink(missing_ok=True)
 
     return assemble(path.name, tests, flags, manual_pending(nb), seed,
-                    time.monotonic() - start)
+                    time.monotonic() - start, pending_questions(nb))
 
 
 def assemble(name: str, tests: list[TestResult], flags: list[str], pending: float, seed: int,
-             elapsed: float) -> dict:
-    return SubmissionResult(name, tests, flags, pending, seed, elapsed).to_json()
+             elapsed: float, questions: list[str] | None = None) -> dict:
+    return SubmissionResult(name, tests, flags, pending, seed, elapsed,
+                            questions).to_json()

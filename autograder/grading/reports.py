@@ -231,9 +231,25 @@ def format_table(results: Sequence[dict]) -> str:
     out = [line(header), rule, *(line(r) for r in rows), rule, line(mean_row),
            line(median_row)]
     if pending:
-        out.append(f"* includes {_num(_manual_total())} hand-graded warm-up points not "
-                   "given yet (the score counts autograded points only)")
+        out.append(pending_footnote(results))
     return "\n".join(out)
+
+
+def pending_footnote(results: Sequence[dict], names_shown: int = 5) -> str:
+    """The table's footnote: each submission's own hand-graded points still to come,
+    grouped by amount (names where a group is small, a count where it is large)."""
+    groups: dict[float, list[str]] = {}
+    for r in results:
+        pending = float(r["sections"]["warmup"].get("manual_pending", 0.0))
+        if pending:
+            groups.setdefault(pending, []).append(_shorten(str(r["submission"])))
+    parts = []
+    for pending, names in sorted(groups.items(), reverse=True):
+        who = (", ".join(names) if len(names) <= names_shown
+               else f"{len(names)} submissions")
+        parts.append(f"{_num(pending)} for {who}")
+    return ("* hand-graded warm-up points not given yet, not in the score: "
+            + "; ".join(parts))
 
 
 # ----------------------------------------------------------------------------- JSON / CSV
@@ -387,7 +403,8 @@ def feedback_markdown(result: dict) -> str:
     titles = {s.key: s.title for s in points.SECTIONS}
     lines = [f"# Feedback for {result['submission']}", ""]
     lines.append(f"**Score so far: {_num(result['score'])} / {_num(result['max_score'])}** "
-                 "(autograded points)")
+                 + ("(autograded and hand-graded points)" if result.get("manual")
+                    else "(autograded points)"))
     note = _pending_note(result)
     if note:
         lines += ["", note]
@@ -416,9 +433,19 @@ def feedback_markdown(result: dict) -> str:
         lines += [f"- {f}" for f in result["flags"]]
     else:
         lines.append("None: no forbidden calls, timeouts or tampering were found.")
-    lines += ["", "## Hand-graded questions", "",
-              ("The warm-up questions other than (e) are graded by hand; those points come "
-              "later and are not part of the score above."), ""]
+    lines += ["", "## Hand-graded questions", ""]
+    merged = result.get("manual") or {}
+    if merged:
+        lines += ["| question | points |", "|---|---:|"]
+        lines += [f"| ({q}) | {_num(p)} / {_num(points.MANUAL[f'warmup_{q}'])} |"
+                  for q, p in merged.items()]
+        lines += ["", "These points are included in the score above."]
+    pending = float(result["sections"]["warmup"].get("manual_pending", 0.0))
+    if pending or not merged:
+        lines.append("The warm-up questions other than (e) are graded by hand; "
+                     f"{_num(pending)} of those points come later and are not part of the "
+                     "score above.")
+    lines.append("")
     if result.get("seed") is not None:
         lines += [f"Hidden-test inputs were drawn with seed {result['seed']}; grading again "
                   "with the same seed reproduces them.", ""]
@@ -481,12 +508,21 @@ def report_markdown(results: Sequence[dict], image_name: str | None = None,
     lines = ["# Grading report", "", f"{n} submissions graded.{seed_note}", "", "## Scores", "",
              "| | max | mean | median | std | min | max seen |",
              "|---|---:|---:|---:|---:|---:|---:|"]
-    lines.append(_stats_row("total (autograded)", [float(r["score"]) for r in results],
-                            points.total_max() - _manual_total()))
+    merged = any(r.get("manual") for r in results)
+    manual_max = _manual_total() if merged else 0.0
+    lines.append(_stats_row("total" if merged else "total (autograded)",
+                            [float(r["score"]) for r in results],
+                            points.total_max() - _manual_total() + manual_max))
     for k in _sections():
         lines.append(_stats_row(k, [float(r["sections"][k]["score"]) for r in results],
-                                points.section_auto_max(k)))
-    if _manual_total():
+                                points.section_auto_max(k) + (manual_max if k == "warmup"
+                                                              else 0.0)))
+    pending = sum(float(r["sections"]["warmup"].get("manual_pending", 0.0)) for r in results)
+    if merged:
+        lines += ["", (f"Scores include the hand-graded warm-up points merged with "
+                  f"`--manual`; {_num(pending)} hand-graded points of the class are still "
+                  "pending.")]
+    elif _manual_total():
         lines += ["", (f"Maxima are autograded points; {_num(_manual_total())} warm-up points "
                   "are graded by hand and are not included.")]
     if image_name:
@@ -530,11 +566,13 @@ def report_markdown(results: Sequence[dict], image_name: str | None = None,
 def histogram_panels(results: Sequence[dict]) -> list[tuple[str, list[float], float]]:
     """(label, scores, axis maximum) per histogram. Scores count autograded points only,
     so each axis ends at the autograded maximum (hand-graded warm-up points are not in any
-    score yet)."""
+    score yet). Where ``grade --manual`` merged hand-graded points, the axes include them."""
+    manual_max = _manual_total() if any(r.get("manual") for r in results) else 0.0
     panels = [(k, [float(r["sections"][k]["score"]) for r in results],
-               points.section_auto_max(k)) for k in _sections()]
+               points.section_auto_max(k) + (manual_max if k == "warmup" else 0.0))
+              for k in _sections()]
     panels.append(("total", [float(r["score"]) for r in results],
-                   points.total_max() - _manual_total()))
+                   points.total_max() - _manual_total() + manual_max))
     return panels
 
 

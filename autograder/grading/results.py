@@ -75,6 +75,8 @@ class SubmissionResult:
     manual_pending: float = 0.0
     seed: int | None = None
     elapsed_s: float | None = None
+    #: letters of the hand-graded answers still to grade (None: not known)
+    pending_questions: list[str] | None = None
 
     def section_score(self, key: str) -> float:
         return round(sum(t.score for t in self.tests if t.section == key), 4)
@@ -104,4 +106,6 @@ class SubmissionResult:
             out["seed"] = self.seed
         if self.elapsed_s is not None:
             out["elapsed_s"] = round(self.elapsed_s, 3)
+        if self.pending_questions is not None:
+            out["pending_questions"] = list(self.pending_questions)
         return out

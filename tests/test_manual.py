@@ -1,0 +1,143 @@
+"""``grade --manual FILE.csv``: hand-graded warm-up points merged into every view.
+
+The parsing and merging are checked on synthetic results (no grading); one class of two
+is graded for real to see the points reach the JSON, CSV, feedback, report and table.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder import build, points
+from autograder.grading import manual, reports
+from tests.test_reports import make_result
+
+REPO = Path(__file__).resolve().parents[1]
+HEADER = "submission,question,points\n"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "manual.csv"
+    path.write_text(text)
+    return path
+
+
+def test_reads_one_row_per_graded_answer(tmp_path):
+    path = write(tmp_path, HEADER + "alice,a,2.0\nalice,j,2.5\n\nbob,(c),0\n")
+    assert manual.read(path, ["alice", "bob"]) == {"alice": {"a": 2.0, "j": 2.5},
+                                                   "bob": {"c": 0.0}}
+
+
+@pytest.mark.parametrize("rows, words", [
+    ("alice,e,2.0\n", ["line 2", "alice,e,2.0", "autograded"]),
+    ("alice,a,1\nalice,k,1\n", ["line 3", "alice,k,1", "not a hand-graded"]),
+    ("alice,a,3\n", ["line 2", "outside 0-2.5"]),
+    ("alice,a,-0.5\n", ["line 2", "outside 0-2.5"]),
+    ("alice,a,nan\n", ["line 2", "outside 0-2.5"]),
+    ("alice,a,two\n", ["line 2", "not a number"]),
+    ("alcie,a,2\n", ["line 2", "'alcie'", "no graded submission"]),
+    ("alice,a,2\nalice,a,1\n", ["line 3", "graded twice"]),
+    ("alice,a\n", ["line 2", "3 fields"]),
+])
+def test_a_bad_row_is_an_error_that_names_it(tmp_path, rows, words):
+    path = write(tmp_path, HEADER + rows)
+    with pytest.raises(manual.ManualError) as err:
+        manual.read(path, ["alice", "bob"])
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_a_bad_header_is_an_error(tmp_path):
+    with pytest.raises(manual.ManualError, match="line 1"):
+        manual.read(write(tmp_path, "student,q,score\nalice,a,2\n"), ["alice"])
+
+
+def test_merge_adds_points_and_lowers_pending():
+    result = make_result("alice", "full")
+    before = result["score"]
+    manual.merge(result, {"a": 2.0, "b": 2.5, "c": 1.0})
+    warmup = result["sections"]["warmup"]
+    assert result["score"] == before + 5.5
+    assert warmup["score"] == 2.5 + 5.5
+    assert warmup["manual_pending"] == 22.5 - 3 * 2.5
+    assert result["manual"] == {"a": 2.0, "b": 2.5, "c": 1.0}
+    assert manual.merge(make_result("bob", "full"), {}) == make_result("bob", "full")
+
+
+def test_pending_follows_the_questions_the_student_answered():
+    result = make_result("alice", "full")
+    result["pending_questions"] = ["a", "b"]  # only two answers were written
+    result["sections"]["warmup"]["manual_pending"] = 5.0
+    manual.merge(result, {"a": 2.0, "c": 0.0})  # (c) was left blank and graded 0
+    assert result["sections"]["warmup"]["manual_pending"] == 2.5
+    assert result["pending_questions"] == ["b"]
+
+
+def test_table_footnote_and_csv_show_each_students_pending_points(tmp_path):
+    alice, bob = make_result("alice", "full"), make_result("bob", "full")
+    manual.merge(alice, {q: 2.5 for q in "abcdfg"})  # 7.5 still pending
+    table = reports.format_table([alice, bob])
+    foot = table.splitlines()[-1]
+    assert "7.5 for alice" in foot and "22.5 for bob" in foot
+    assert "hand-graded" in foot
+    reports.write_csv([alice, bob], tmp_path / "g.csv")
+    rows = {r[0]: r for r in csv.reader((tmp_path / "g.csv").open())}
+    col = rows["submission"].index("warmup_manual_pending")
+    assert rows["alice"][col] == "7.5" and rows["bob"][col] == "22.5"
+    assert rows["alice"][rows["submission"].index("score")] == str(42.5 + 15)
+
+
+def test_footnote_counts_a_large_group():
+    results = [make_result(f"s{i}", "full") for i in range(8)]
+    assert reports.pending_footnote(results).endswith("22.5 for 8 submissions")
+
+
+def _grade(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", "grade", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_grade_command_merges_into_every_output(tmp_path):
+    alice, bob = tmp_path / "class" / "alice", tmp_path / "class" / "bob"
+    build.solution(alice)
+    build.solution(bob)
+    sheet = write(tmp_path, HEADER + "alice,a,2.0\nalice,b,2.5\nalice,c,1\n")
+    out = tmp_path / "out"
+    proc = _grade(str(alice), str(bob), "--jobs", "2", "--manual", str(sheet),
+                  "--json", str(out / "g.json"), "--csv", str(out / "g.csv"))
+    assert proc.returncode == 0, proc.stderr
+    subs = {s["submission"]: s for s in json.loads((out / "g.json").read_text())["submissions"]}
+    auto = points.total_max() - sum(points.MANUAL.values())
+    assert subs["alice"]["score"] == auto + 5.5
+    assert subs["alice"]["sections"]["warmup"] == {"score": 8.0, "max_score": 25.0,
+                                                   "manual_pending": 15.0}
+    assert subs["bob"]["score"] == auto
+    assert subs["bob"]["sections"]["warmup"]["manual_pending"] == 22.5
+    assert "15 for alice" in proc.stdout and "22.5 for bob" in proc.stdout
+    rows = {r[0]: r for r in csv.reader((out / "g.csv").open())}
+    assert rows["alice"][1] == "48" and rows["alice"][3] == "15"
+    feedback = (out / "alice-feedback.md").read_text()
+    assert "| (a) | 2 / 2.5 |" in feedback and "**Score so far: 48 / 65**" in feedback
+    assert "| (a) |" not in (out / "bob-feedback.md").read_text()
+    assert "merged with `--manual`" in (out / "g-report.md").read_text()
+
+    # A bad row stops the command before anything is graded or written.
+    bad = write(tmp_path, HEADER + "alice,e,2.0\n")
+    again = tmp_path / "again"
+    proc = _grade(str(alice), "--manual", str(bad), "--json", str(again / "g.json"))
+    assert proc.returncode == 2
+    assert "line 2 (alice,e,2.0)" in proc.stderr and "autograded" in proc.stderr
+    assert not (again / "g.json").exists()
+
+    # No file, no change.
+    proc = _grade(str(alice), "--manual", str(tmp_path / "none.csv"),
+                  "--json", str(again / "g.json"))
+    assert proc.returncode == 0, proc.stderr
+    only = json.loads((again / "g.json").read_text())["submissions"][0]
+    assert only["score"] == auto and only["sections"]["warmup"]["manual_pending"] == 22.5
