@@ -374,6 +374,33 @@ setattr(type(_w), "pro" + "be", lambda self: None)
 def cross_corr_2d(X, K):
     return {CONV_HIDDEN}
 ''', None, grade.GUARD_DISABLED),
+    "guard_switched_off": (CC, "cross_corr_2d", f'''
+import __main__
+
+
+def cross_corr_2d(X, K):
+    __main__.WATCH.active = False
+    return {CONV_HIDDEN}
+''', None, "tampering: the guard was switched off"),
+    "guard_rules_emptied": (CC, "cross_corr_2d", f'''
+import __main__
+
+
+def cross_corr_2d(X, K):
+    __main__.WATCH.rules = frozenset()
+    return {CONV_HIDDEN}
+''', None, "tampering: the guard was switched off"),
+    "numpy_correlate_by_name": (CC, "cross_corr_2d", '''
+import numpy
+
+
+def cross_corr_2d(X, K):
+    corr = getattr(numpy, "etalerroc"[::-1])
+    x, k = X.detach().cpu().numpy(), K.detach().cpu().numpy()
+    rows = [sum(corr(x[i + a], k[a], "valid") for a in range(k.shape[0]))
+            for i in range(x.shape[0] - k.shape[0] + 1)]
+    return torch.from_numpy(numpy.stack(rows)).to(X.dtype)
+''', None, "forbidden operation at run time: convolution: numpy.correlate"),
     "inputs_zeroed_and_restored": (CC, None, '''
 _honest = cross_corr_2d
 
