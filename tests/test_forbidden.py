@@ -304,6 +304,24 @@ def spatial_batchnorm_backward(dout, cache):
     engine = getattr(torch._C, "_Imperative" + "Engine")()
     return engine.run_backward((out,), (dout,), False, False, (x, gamma, beta), False, False)
 ''', None, "forbidden"),
+    # The same, with every name the static check knows computed: only the guard's watch on
+    # the autograd engine sees it.
+    "engine_by_computed_names": (BN, "spatial_batchnorm_backward", BN_HONEST + '''
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    out, cache = _honest_forward(x, gamma, beta, bn_param)
+    return out, (x.clone(), gamma.clone(), beta.clone(), bn_param.get("eps", 1e-5))
+
+
+def spatial_batchnorm_backward(dout, cache):
+    x, gamma, beta, eps = (t.detach().clone() if hasattr(t, "detach") else t for t in cache)
+    for t in (x, gamma, beta):
+        t.requires_grad = True
+    out = _f(x, gamma, beta, eps)
+    engine = getattr(torch._C, "enignEevitarepmI_"[::-1])()
+    run = getattr(engine, "drawkcab_nur"[::-1])
+    return run((out,), (dout,), False, False, (x, gamma, beta), False, False)
+''', None, "forbidden"),
     "helper_file": (CC, "cross_corr_2d", '''
 from . import _helpers
 
