@@ -2,8 +2,9 @@
 
 - every correct alternative behaves like the torch oracles on every property SPEC.md asks for;
 - every bug really is wrong: the oracle check it names fails, and only checks of its section;
-- once the grader exists, it gives full marks to the correct ones and takes points from each
-  bug in its own section only (``test_grader_on_variant``, skipped until then).
+- the grader's verdict on each of them, the reference and the stubs is exactly the pinned one,
+  test by test and flag by flag (``tests/variants/expected.json``, ``test_grader_on_variant``):
+  full marks for the correct ones, points lost by each bug in its own section only.
 
 The student code runs in this process here (it is ours, not a student's), loaded by path under
 unique module names, so no module called ``source`` is ever imported.
