@@ -304,6 +304,24 @@ def spatial_batchnorm_backward(dout, cache):
     engine = getattr(torch._C, "_Imperative" + "Engine")()
     return engine.run_backward((out,), (dout,), False, False, (x, gamma, beta), False, False)
 ''', None, "forbidden"),
+    # The same, with every name the static check knows computed: only the guard's watch on
+    # the autograd engine sees it.
+    "engine_by_computed_names": (BN, "spatial_batchnorm_backward", BN_HONEST + '''
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    out, cache = _honest_forward(x, gamma, beta, bn_param)
+    return out, (x.clone(), gamma.clone(), beta.clone(), bn_param.get("eps", 1e-5))
+
+
+def spatial_batchnorm_backward(dout, cache):
+    x, gamma, beta, eps = (t.detach().clone() if hasattr(t, "detach") else t for t in cache)
+    for t in (x, gamma, beta):
+        t.requires_grad = True
+    out = _f(x, gamma, beta, eps)
+    engine = getattr(torch._C, "enignEevitarepmI_"[::-1])()
+    run = getattr(engine, "drawkcab_nur"[::-1])
+    return run((out,), (dout,), False, False, (x, gamma, beta), False, False)
+''', None, "forbidden"),
     "helper_file": (CC, "cross_corr_2d", '''
 from . import _helpers
 
@@ -374,6 +392,33 @@ setattr(type(_w), "pro" + "be", lambda self: None)
 def cross_corr_2d(X, K):
     return {CONV_HIDDEN}
 ''', None, grade.GUARD_DISABLED),
+    "guard_switched_off": (CC, "cross_corr_2d", f'''
+import __main__
+
+
+def cross_corr_2d(X, K):
+    __main__.WATCH.active = False
+    return {CONV_HIDDEN}
+''', None, "tampering: the guard was switched off"),
+    "guard_rules_emptied": (CC, "cross_corr_2d", f'''
+import __main__
+
+
+def cross_corr_2d(X, K):
+    __main__.WATCH.rules = frozenset()
+    return {CONV_HIDDEN}
+''', None, "tampering: the guard was switched off"),
+    "numpy_correlate_by_name": (CC, "cross_corr_2d", '''
+import numpy
+
+
+def cross_corr_2d(X, K):
+    corr = getattr(numpy, "etalerroc"[::-1])
+    x, k = X.detach().cpu().numpy(), K.detach().cpu().numpy()
+    rows = [sum(corr(x[i + a], k[a], "valid") for a in range(k.shape[0]))
+            for i in range(x.shape[0] - k.shape[0] + 1)]
+    return torch.from_numpy(numpy.stack(rows)).to(X.dtype)
+''', None, "forbidden operation at run time: convolution: numpy.correlate"),
     "inputs_zeroed_and_restored": (CC, None, '''
 _honest = cross_corr_2d
 

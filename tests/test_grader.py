@@ -20,6 +20,7 @@ from autograder.grading import batch, grade, hidden_tests, reports, static
 from autograder.grading.child import wire as worker
 from autograder.grading.sandbox import Sandbox
 from tests.test_reports import make_result
+from tests.variants import expect
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -112,7 +113,11 @@ def test_a_bug_costs_points_only_in_its_section(solution_dir, sandbox, tmp_path)
                          "    return sum(X[a:a + H, b:b + W] * K[a, b]\n"
                          "               for a in range(kh) for b in range(kw))\n")
     result = grade.grade_submission(sub, sandbox=sandbox)
-    assert result["sections"]["cross_correlation"]["score"] < 15.0
+    # The same mistake as the library's cc_flipped_kernel, written differently: the same
+    # verdict, test by test, as pinned in tests/variants/expected.json.
+    pinned = expect.load()["bugs/cc_flipped_kernel"]["tests"]
+    assert {t["name"]: t["score"] for t in result["tests"]} == pinned
+    assert result["sections"]["cross_correlation"]["score"] == 6.5833
     assert result["sections"]["spatial_batchnorm"]["score"] == 25.0
     values = next(t for t in result["tests"] if t["name"] == "cc_values_nonsquare")
     assert "convolution" in values["output"]  # the hint names the likely mistake

@@ -1,0 +1,196 @@
+"""Every protection of the grader is proven by mutation: break it, and a test fails.
+
+Each mutation is an exact piece of the grader's text and what replaces it. For each, a copy
+of the repository gets that one change and runs the few tests that cover it; they must fail
+(pytest exit status 1). The same tests must pass on the unchanged copy (the control), so a
+failure means the mutation was seen, not that the copy is broken. A mutation whose text is
+no longer in its file fails here loudly ("no longer applies"): rewrite it for the new code,
+never delete it silently.
+
+A broader, periodic run over the whole of ``autograder/grading/`` with a mutation-testing
+tool is described in QUALITY.md; it is not part of CI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RUN_TIMEOUT = 300  # seconds for one pytest run in a copy
+IGNORE = shutil.ignore_patterns(".git", ".venv", "build", "__pycache__", ".pytest_cache",
+                                ".ruff_cache", "*.pyc", ".hypothesis")
+
+G = "autograder/grading/"
+FORBIDDEN = "tests/test_forbidden.py::test_bypass_fails_or_is_flagged"
+INTEGRITY = "tests/test_integrity.py::"
+PINNED = "tests/test_variants.py::test_grader_on_variant"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str  # relative to the repository
+    original: str  # exact text, present exactly once
+    replacement: str
+    tests: tuple[str, ...]  # pytest node ids that must fail once the mutation is applied
+
+
+MUTATIONS = (
+    # --- scoring rules
+    Mutation("float32 tolerance 10x looser", G + "hidden_tests.py",
+             "return (1e-4, 1e-5) if dtype in", "return (1e-3, 1e-4) if dtype in",
+             ("tests/test_scoring.py",)),
+    Mutation("float64 tolerance 10x looser", G + "hidden_tests.py",
+             "else (1e-7, 1e-9)", "else (1e-6, 1e-8)",
+             ("tests/test_scoring.py",)),
+    Mutation("partial credit turned into all-or-nothing", G + "hidden_tests.py",
+             "return passed / len(self.cases) if self.cases else 0.0",
+             "return float(passed == len(self.cases)) if self.cases else 0.0",
+             (f"{PINNED}[bugs/cc_flipped_kernel]",)),
+    Mutation("inputs-unmodified check disabled", G + "hidden_tests.py",
+             "    if after.shape != before.shape or not torch.equal(after.to(before.dtype), "
+             "before):", "    if False:",
+             (f"{PINNED}[bugs/bn_modifies_x_in_place]",)),
+    # --- question (e)
+    Mutation("(e) key: another shuffle of the panels", "autograder/warmup.py",
+             "PANEL_SEED = 5", "PANEL_SEED = 7",
+             ("tests/test_warmup.py::test_model_answer_e_agrees_with_the_key",)),
+    Mutation("(e) key: panels and labels misaligned", "autograder/warmup.py",
+             "dict(zip(PANELS, random.Random(PANEL_SEED)",
+             "dict(zip(PANELS[::-1], random.Random(PANEL_SEED)",
+             ("tests/test_warmup.py::test_panel_labels_are_a_fixed_shuffle",)),
+    Mutation("(e) score: all-or-nothing", "autograder/warmup.py",
+             "fraction = right / len(PANELS)", "fraction = float(right == len(PANELS))",
+             ("tests/test_warmup.py::test_partial_credit_names_wrong_panels_only",)),
+    Mutation("(e) score: any label counts as right", "autograder/warmup.py",
+             "right = sum(reading.labels[p] == PANEL_LABELS[p] for p in PANELS)",
+             "right = sum(reading.labels[p] is not None for p in PANELS)",
+             ("tests/test_warmup.py::test_all_wrong_scores_zero",)),
+    Mutation("(e) reader: 'Panel A' keys no longer recognised",
+             "autograder/master/hw1/read_answer_e.py",
+             'if w != "panel"]', 'if w != "panels"]',
+             ("tests/test_answer_e.py::test_check_cell_and_grader_agree['Panel A' keys]",)),
+    # --- forbidden calls
+    Mutation("static check disabled", G + "static.py",
+             "            if uses:\n                report.forbidden.setdefault(",
+             "            if False:\n                report.forbidden.setdefault(",
+             ("tests/test_grader.py::test_static_check_finds_forbidden_convolutions",)),
+    Mutation("static forbidden calls no longer zero the test", G + "grade.py",
+             "    if banned:\n", "    if False:\n",
+             (f"{INTEGRITY}test_forbidden_calls_score_zero[torch_batch_norm]",)),
+    Mutation("run-time forbidden operations no longer zero the test", G + "grade.py",
+             "    if uses:\n        return Outcome(0.0,",
+             "    if False:\n        return Outcome(0.0,",
+             (f"{INTEGRITY}test_forbidden_calls_score_zero[getattr_concat_conv2d]",)),
+    Mutation("guard: banned operators no longer denied", G + "child/guard.py",
+             "                    if family in watch.rules:\n",
+             "                    if False:\n",
+             (f"{FORBIDDEN}[aten_convolution_backward]",)),
+    Mutation("guard: Python entry points (numpy.correlate) no longer denied", G + "child/guard.py",
+             "            if watch.active and family in watch.rules:\n",
+             "            if False:\n",
+             (f"{FORBIDDEN}[numpy_correlate_by_name]",)),
+    Mutation("guard: autograd engine no longer watched", G + "child/guard.py",
+             '                    if "autograd" in watch.rules:\n',
+             "                    if False:\n",
+             (f"{FORBIDDEN}[engine_by_computed_names]",)),
+    Mutation("judge: a denial whose record was erased is no longer counted", G + "sandbox.py",
+             '    if error.get("type") != "ForbiddenOperation":\n        return []',
+             "    if True:\n        return []",
+             (f"{FORBIDDEN}[record_erased]",)),
+    # --- tampering with the guard
+    Mutation("tamper check disabled", G + "child/guard.py",
+             '            self.found.add("tampering: the guard was switched off during the call")',
+             "            pass",
+             (f"{FORBIDDEN}[guard_switched_off]",)),
+    Mutation("guard probe answer not checked", G + "sandbox.py",
+             '    if answer.get("ok") is not True:', "    if False:",
+             (f"{FORBIDDEN}[dispatch_patched]",)),
+    Mutation("a disabled guard no longer zeroes its section", G + "grade.py",
+             'code ran ({why})") if t.section == key else t',
+             'code ran ({why})") if False else t',
+             (f"{FORBIDDEN}[guard_replaced]",)),
+    # --- inputs and time
+    Mutation("inputs no longer read back from shared memory", G + "sandbox.py",
+             "                        result.args_after[i] = _read_memfd(fd, args[i])",
+             "                        pass",
+             (f"{FORBIDDEN}[inputs_zeroed_and_restored]",)),
+    Mutation("timeout kill disabled", G + "sandbox.py",
+             "        except TimeoutError:\n            self.kill()",
+             "        except TimeoutError:\n            pass",
+             (f"{INTEGRITY}test_hang_ignoring_signals_is_killed[user-in-call]",)),
+)
+
+
+def _copy(dest: Path) -> Path:
+    shutil.copytree(REPO, dest, ignore=IGNORE, symlinks=True)
+    return dest
+
+
+def _pytest(root: Path, tests: list[str]) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_", "COV_", "PYTHONPATH"))}
+    env.update(PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1")
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p",
+           "no:xdist", "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *tests]
+    try:
+        return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True,
+                              timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        return subprocess.CompletedProcess(cmd, -1, str(exc.stdout or ""), "timed out")
+
+
+def _tail(proc: subprocess.CompletedProcess) -> str:
+    return (proc.stdout + proc.stderr)[-3000:]
+
+
+def apply(root: Path, mutation: Mutation) -> None:
+    path = root / mutation.path
+    text = path.read_text(encoding="utf-8")
+    count = text.count(mutation.original)
+    assert count == 1, (f"mutation no longer applies: {mutation.name!r} expects its text "
+                        f"exactly once in {mutation.path}, found {count} times")
+    path.write_text(text.replace(mutation.original, mutation.replacement), encoding="utf-8")
+
+
+def test_mutations_are_well_formed() -> None:
+    names = [m.name for m in MUTATIONS]
+    assert len(names) == len(set(names))
+    for mutation in MUTATIONS:
+        text = (REPO / mutation.path).read_text(encoding="utf-8")
+        assert text.count(mutation.original) == 1, (
+            f"mutation no longer applies: {mutation.name!r} ({mutation.path})")
+        assert mutation.original != mutation.replacement and mutation.tests
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _copy(tmp_path_factory.mktemp("pristine") / "repo")
+
+
+def test_control_every_subset_passes_unmutated(pristine: Path) -> None:
+    tests = list(dict.fromkeys(t for m in MUTATIONS for t in m.tests))
+    proc = _pytest(pristine, tests)
+    assert proc.returncode == 0, f"the tests fail without any mutation:\n{_tail(proc)}"
+    assert "passed" in proc.stdout and "skipped" not in proc.stdout, _tail(proc)
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.name)
+def test_mutation_is_killed(mutation: Mutation, pristine: Path, tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(pristine, root, symlinks=True)
+    apply(root, mutation)
+    proc = _pytest(root, list(mutation.tests))
+    assert proc.returncode != 0, (
+        f"mutation survived: {mutation.name} ({mutation.path}); {mutation.tests} still "
+        f"pass:\n{_tail(proc)}")
+    assert proc.returncode == 1, (
+        f"{mutation.name}: pytest ended with status {proc.returncode}, not a test failure "
+        f"(a broken copy, a collection error, a timeout?):\n{_tail(proc)}")
