@@ -119,8 +119,8 @@ MUTATIONS = (
              (f"{FORBIDDEN}[guard_replaced]",)),
     # --- inputs and time
     Mutation("inputs no longer read back from shared memory", G + "sandbox.py",
-             "                        result.args_after[i] = _read_memfd(fd, args[i])",
-             "                        pass",
+             "                        result.args_after[i] = _read_memfd(",
+             "                        _read_back_and_ignored = _read_memfd(",
              (f"{FORBIDDEN}[inputs_zeroed_and_restored]",)),
     Mutation("timeout kill disabled", G + "sandbox.py",
              "        except TimeoutError:\n            self.kill()",
