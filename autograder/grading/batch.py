@@ -244,16 +244,11 @@ def _read_manual(args, names: list[str]) -> dict[str, dict[str, float]] | None:
 def run_grade_command(args) -> int:
     paths = [Path(p) for p in args.submissions]
     seed = DEFAULT_SEED if args.seed is None else args.seed
-    for target in filter(None, (args.json, args.csv)):
-        problem = files.check_output_folder(Path(target).resolve().parent)
-        if problem:
-            print(f"error: {problem}", file=sys.stderr)
-            return 2
-    if args.gradescope:
-        problem = files.check_output_folder(Path(args.gradescope).resolve())
-        if problem:
-            print(f"error: {problem}", file=sys.stderr)
-            return 2
+    folders = [Path(t).resolve().parent for t in (args.json, args.csv) if t]
+    folders += [Path(args.gradescope).resolve()] if args.gradescope else []
+    for problem in filter(None, map(files.check_output_folder, folders)):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     names = unique_names(paths)
     hand_graded = _read_manual(args, names)  # a bad file stops before anything is graded
     if hand_graded is None:
@@ -275,7 +270,7 @@ def run_grade_command(args) -> int:
         result["submission"] = name
         merge(result, hand_graded.get(name, {}))
     print(reports.format_table(results))
-    similar = _similarity_section(args, paths)
+    similar = _similarity_section(args, paths, names)
     if args.json:
         print(f"wrote {reports.write_json(results, args.json)}")
     if args.csv:
@@ -293,7 +288,7 @@ def run_grade_command(args) -> int:
     return 0
 
 
-def _similarity_section(args, paths: list[Path]) -> list[str] | None:
+def _similarity_section(args, paths: list[Path], names: list[str]) -> list[str] | None:
     """``grade --similarity``: compare the class (read as text, never run) and return the
     instructor report's section; its JSON and HTML go next to the grade files."""
     if not getattr(args, "similarity", False):
@@ -301,6 +296,6 @@ def _similarity_section(args, paths: list[Path]) -> list[str] | None:
     from .. import similarity
 
     grades = args.json or args.csv
-    report = similarity.for_grade(args, paths, unique_names(paths),
+    report = similarity.for_grade(args, paths, names,
                                   Path(grades) if grades else None)
     return similarity.report_section(report)

@@ -42,12 +42,12 @@ def walk(root: Path, label: str, max_depth: int = MAX_DEPTH,
         rel, depth = stack.pop()
         try:
             with os.scandir(os.path.join(root, rel) if rel else root) as it:
-                entries = sorted(it, key=lambda e: e.name, reverse=True)
+                entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             listing.notes.append(f"{label}/{shown(rel)} could not be read ({exc.strerror})")
             continue
         subdirs = []
-        for entry in reversed(entries):
+        for entry in entries:
             seen += 1
             if seen > max_entries:
                 listing.notes.append(f"{label}/ holds more than {max_entries} entries; "
