@@ -109,6 +109,25 @@ FILES = (
                 "spatial_batchnorm_backward": ("dout", "cache")},
                bans=("normalization", "autograd")),
 )
+#: What every file under source/ may import (SPEC.md: "only what the assignment allows",
+#: listed here once). The notebook's rules and README_student.md state exactly this list (a
+#: test compares them); the review flags any other import, and the package's own modules
+#: (relative imports, ``source.*``) are always allowed. A submodule is allowed only where it
+#: is listed itself: ``numpy`` allows ``from numpy import ...``, not ``import numpy.ctypeslib``.
+ALLOWED_IMPORTS = ("torch", "torch.nn", "torch.nn.functional", "torch.linalg", "torch.fft",
+                   "numpy", "numpy.linalg", "numpy.lib.stride_tricks", "math", "typing",
+                   "functools", "itertools", "dataclasses", "collections", "collections.abc",
+                   "__future__")
+#: The students' own package: ``from . import helpers`` or ``import source.helpers``.
+OWN_PACKAGE = "source"
+
+
+def import_allowed(module: str) -> bool:
+    """Whether `import module` (or `from module import ...`) is on the assignment's list."""
+    return module in ALLOWED_IMPORTS or module == OWN_PACKAGE \
+        or module.startswith(OWN_PACKAGE + ".")
+
+
 #: Files the package ships besides the graded ones (students' copies are kept by nbgrader).
 SHIPPED = ("__init__", "gradcheck")
 TAMPERING = "tampering"

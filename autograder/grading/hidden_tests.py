@@ -119,12 +119,18 @@ def tolerances(dtype) -> tuple[float, float]:
     return (1e-4, 1e-5) if dtype in (torch.float32, torch.float16) else (1e-7, 1e-9)
 
 
-def close(actual, expected: torch.Tensor, what: str, rtol=None, atol=None,
+def close(actual, expected: torch.Tensor, what: str, *, dtype: torch.dtype,
+          rtol: float | None = None, atol: float | None = None,
           hints: dict[str, torch.Tensor] | None = None) -> None:
-    """Compare against a float64 reference; on failure say how far off, and guess why."""
+    """Compare against a float64 reference; on failure say how far off, and guess why.
+
+    `dtype` is the dtype the inputs call for (the answer should have it), and it alone sets
+    the tolerance: a float32 answer to float64 inputs is held to float64's, so a wrong dtype
+    costs the dtype checks and buys no slack in the value checks."""
     actual = as_tensor(actual, what, tuple(expected.shape))
-    d_rtol, d_atol = tolerances(actual.dtype)
-    rtol, atol = rtol or d_rtol, atol or d_atol
+    d_rtol, d_atol = tolerances(dtype)
+    rtol = d_rtol if rtol is None else rtol
+    atol = d_atol if atol is None else atol
     a = actual.detach().to("cpu", torch.float64)
     e = expected.detach().to("cpu", torch.float64)
     if torch.allclose(a, e, rtol=rtol, atol=atol, equal_nan=False):
@@ -194,7 +200,7 @@ def _cc_values(t: Context, case) -> None:
     if kh == kw:
         hints["the result for the transposed kernel K.T"] = ref_cc(X, K.T)
     close(Y, expected, f"cross_corr_2d(X of shape {_fmt(X.shape)}, K of shape {_fmt(K.shape)})",
-          hints=hints)
+          dtype=dtype, hints=hints)
 
 
 def _cc_worked_example(t: Context, case) -> None:
@@ -202,7 +208,7 @@ def _cc_worked_example(t: Context, case) -> None:
     K = torch.tensor([[5, -1], [3, 1]], dtype=torch.float32)
     Y = t.call(CC, X, K).value
     close(Y, torch.tensor([[0.0, 18.0], [26.0, 7.0]], dtype=torch.float64),
-          "the worked example of the notebook")
+          "the worked example of the notebook", dtype=X.dtype)
 
 
 def _cc_shape(t: Context, case) -> None:
@@ -243,7 +249,7 @@ def _cc_edge(t: Context, case) -> None:
         how = ""
     Y = t.call(CC, X, K).value
     close(Y, ref_cc(X, K), f"cross_corr_2d(X of shape {_fmt(X.shape)}, "
-          f"K of shape {_fmt(K.shape)}){how}")
+          f"K of shape {_fmt(K.shape)}){how}", dtype=X.dtype)
 
 
 def _cc_random(t: Context, case) -> None:
@@ -327,7 +333,7 @@ def _bn_values(t: Context, case) -> None:
     x, gamma, beta = _bn_inputs(t, shape, dtype)
     out, _, _ = _forward(t, x, gamma, beta, {"mode": "train"})
     close(out, ref_bn_train(x, gamma, beta, 1e-5), f"train-mode output for x of shape "
-          f"{_fmt(shape)}", hints=_unbiased_hint(x, gamma, beta, 1e-5))
+          f"{_fmt(shape)}", dtype=dtype, hints=_unbiased_hint(x, gamma, beta, 1e-5))
 
 
 def _bn_eps(t: Context, case) -> None:
@@ -338,7 +344,7 @@ def _bn_eps(t: Context, case) -> None:
     out, _, _ = _forward(t, x, gamma, beta, param)
     what = "train-mode output with " + (f"bn_param['eps'] = {eps}" if eps is not None
                                          else "the default eps (1e-5) on a small-variance batch")
-    close(out, ref_bn_train(x, gamma, beta, eps or 1e-5), what,
+    close(out, ref_bn_train(x, gamma, beta, eps or 1e-5), what, dtype=x.dtype,
           hints=_unbiased_hint(x, gamma, beta, eps or 1e-5))
 
 
@@ -353,7 +359,9 @@ def _check_running(after: dict, mean: torch.Tensor, var: torch.Tensor, c: int, w
         if key not in after:
             raise Fail(f"bn_param has no '{key}' {when}: train mode must write the updated "
                        "running statistics back into bn_param")
-        close(after[key], expected, f"bn_param['{key}'] {when}", rtol=1e-4, atol=1e-6)
+        # Every running-statistics check feeds float64 inputs; its tolerance is its own.
+        close(after[key], expected, f"bn_param['{key}'] {when}", dtype=torch.float64,
+              rtol=1e-4, atol=1e-6)
 
 
 def _bn_running_one(t: Context, case) -> None:
@@ -396,7 +404,7 @@ def _bn_test_mode(t: Context, case) -> None:
     param = {"mode": "test", "running_mean": rm.clone(), "running_var": rv.clone(), "eps": 1e-3}
     out, _, after = _forward(t, x, gamma, beta, param)
     close(out, ref_bn(x, gamma, beta, rm, rv, 1e-3),
-          "test-mode output (normalized with bn_param's running statistics)",
+          "test-mode output (normalized with bn_param's running statistics)", dtype=case,
           hints={"normalizing with the batch's own statistics; test mode must use the "
                  "running statistics": ref_bn_train(x, gamma, beta, 1e-3)})
     for key, before in (("running_mean", rm), ("running_var", rv)):
@@ -417,13 +425,14 @@ def _bn_invalid_mode(t: Context, case) -> None:
 def _bn_batch_one(t: Context, case) -> None:
     x, gamma, beta = _bn_inputs(t, (1, 3, 4, 5), torch.float64)
     out, cache, _ = _forward(t, x, gamma, beta, {"mode": "train"})
-    close(out, ref_bn_train(x, gamma, beta, 1e-5), "train-mode output for a batch of one image")
+    close(out, ref_bn_train(x, gamma, beta, 1e-5), "train-mode output for a batch of one image",
+          dtype=x.dtype)
     if case == "backward":
         dout = t.randn(*x.shape, dtype=torch.float64)
         grads = _backward(t, dout, cache, x.shape)
         for name, got, want in zip(("dx", "dgamma", "dbeta"), grads,
                                    ref_bn_grads(x, gamma, beta, dout, 1e-5)):
-            close(got, want, f"{name} for a batch of one image")
+            close(got, want, f"{name} for a batch of one image", dtype=x.dtype)
 
 
 def _backward(t: Context, dout, cache, shape) -> tuple:
@@ -448,16 +457,19 @@ def _bn_dx(t: Context, case) -> None:
     shape4 = (1, -1, 1, 1)
     mean, var = batch_stats(x)
     inv = 1 / torch.sqrt(var + 1e-5).view(shape4)
-    close(dx, want, f"dx for x of shape {_fmt(case)} (random gamma and dout)", hints={
-        "dout * gamma / std: the gradient through the batch mean and variance is missing":
-            dout * gamma.view(shape4) * inv,
-        "the gradient without gamma (dx must include gamma)": want / gamma.view(shape4)})
+    hints = {"dout * gamma / std: the gradient through the batch mean and variance is missing":
+             dout * gamma.view(shape4) * inv,
+             "the gradient without gamma (dx must include gamma)": want / gamma.view(shape4)}
+    close(dx, want, f"dx for x of shape {_fmt(case)} (random gamma and dout)", dtype=x.dtype,
+          hints=hints)
 
 
 def _bn_dgamma_dbeta(t: Context, case) -> None:
-    (_, dgamma, dbeta), (_, want_g, want_b), _, _, _ = _bn_grads(t, case)
-    close(dgamma, want_g, f"dgamma for x of shape {_fmt(case)} (one value per channel)")
-    close(dbeta, want_b, f"dbeta for x of shape {_fmt(case)} (one value per channel)")
+    (_, dgamma, dbeta), (_, want_g, want_b), x, _, _ = _bn_grads(t, case)
+    close(dgamma, want_g, f"dgamma for x of shape {_fmt(case)} (one value per channel)",
+          dtype=x.dtype)
+    close(dbeta, want_b, f"dbeta for x of shape {_fmt(case)} (one value per channel)",
+          dtype=x.dtype)
 
 
 def _bn_bwd_shape(t: Context, case) -> None:

@@ -1,6 +1,14 @@
 """Static review of every file under a submission's ``source/``: flags for a person to look
 at, with file and line, that take no points (the run-time guard takes them), and the files
 that cannot be graded at all (not UTF-8, or an encoding cookie other than UTF-8).
+
+The review works from an allowlist: a file may import what ``assignment.ALLOWED_IMPORTS``
+lists (and the package's own modules); anything else is flagged, and so is any reach into
+the interpreter's or the grader's machinery however it is spelled: a dunder attribute other
+than the plain ones of ordinary classes, an attribute looked up by a computed name, the
+namespace builtins (``vars``, ``globals``, ``eval``, ...), a subscript of a namespace, a
+private attribute of a library module, a library module's attribute reassigned, or a module
+of the interpreter (sys, os, gc, ...) reached through another one (``torch.sys``).
 """
 
 from __future__ import annotations
@@ -9,30 +17,45 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import parsing
 from . import assignment, files, static
 
 MAX_FILES = 200
-# Dotted names whose use in a homework means reaching into the grader or the interpreter.
-_REVIEW_NAMES = {
-    "sys.modules": "the module table (sys.modules)",
-    "sys._getframe": "interpreter frames (sys._getframe)",
-    "inspect.currentframe": "interpreter frames (inspect)",
-    "inspect.stack": "interpreter frames (inspect)",
-    "inspect.getouterframes": "interpreter frames (inspect)",
-    "torch._C": "torch's C internals (torch._C)",
-    "torch.ops": "raw operators (torch.ops)",
-    "torch.library": "operator registration (torch.library)",
-    "os.system": "a shell command (os.system)",
-    "os.popen": "a shell command (os.popen)",
-    "os.fork": "a new process (os.fork)",
-    "os.kill": "signals (os.kill)",
-    "os._exit": "os._exit",
-}
-_REVIEW_MODULES = {"builtins", "gc", "ctypes", "importlib", "subprocess", "inspect",
-                   "__main__", "pty", "functorch"}
-_REVIEW_ATTRS = {"f_back", "f_globals", "f_locals", "f_builtins", "gi_frame", "tb_frame",
-                 "__builtins__", "__globals__", "__subclasses__", "__code__", "WATCH"}
-_REVIEW_CALLS = {"exec", "eval", "compile", "__import__", "vars", "globals", "locals"}
+
+# Dunders that ordinary code reads or calls: super().__init__(), type(self).__name__, an
+# operator or container protocol called by name. Every other dunder attribute (__dict__,
+# __class__, __closure__, __globals__, __code__, __getattr__, __subclasses__, ...) is a way
+# into the interpreter's machinery.
+_PLAIN_DUNDERS = frozenset({
+    "__init__", "__post_init__", "__name__", "__qualname__", "__doc__", "__call__",
+    "__len__", "__iter__", "__next__", "__getitem__", "__setitem__", "__contains__",
+    "__enter__", "__exit__", "__repr__", "__str__", "__format__", "__bool__", "__hash__",
+    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__neg__", "__pos__",
+    "__abs__", "__add__", "__radd__", "__iadd__", "__sub__", "__rsub__", "__isub__",
+    "__mul__", "__rmul__", "__imul__", "__truediv__", "__rtruediv__", "__itruediv__",
+    "__floordiv__", "__mod__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__"})
+# Dunder names a module may read as plain names.
+_PLAIN_DUNDER_NAMES = frozenset({"__name__", "__doc__", "__all__", "__debug__"})
+# Defining these hooks a class into torch's dispatcher, under the run-time guard.
+_HOOK_DEFS = frozenset({"__torch_function__", "__torch_dispatch__"})
+# Modules of the interpreter and the system: reached as an attribute of anything (torch.sys,
+# numpy.os) they are flagged like an import of them.
+_SYSTEM = frozenset({
+    "sys", "os", "posix", "gc", "inspect", "ctypes", "ctypeslib", "threading", "_thread",
+    "importlib", "builtins", "subprocess", "multiprocessing", "signal", "socket", "shutil",
+    "pty", "marshal", "pickle", "atexit", "faulthandler", "resource", "mmap", "__main__"})
+# Parts of torch that reach operators, dispatch and compilation below the public tensor API.
+_TORCH_MACHINERY = frozenset({"ops", "library", "overrides", "utils", "jit", "fx",
+                              "compiler", "compile", "backends", "hub"})
+# Frames and tracebacks: another function's variables (the grader's among them).
+_FRAME_ATTRS = frozenset({"f_back", "f_globals", "f_locals", "f_builtins", "f_code",
+                          "gi_frame", "gi_code", "cr_frame", "tb_frame", "tb_next"})
+# Builtins that evaluate text, open files or hand out a namespace.
+_DYNAMIC_CALLS = frozenset({"exec", "eval", "compile", "__import__", "vars", "globals",
+                            "locals", "open", "breakpoint", "input"})
+_BY_NAME = frozenset({"getattr", "setattr", "delattr", "hasattr"})
+# The guard object the child keeps in __main__.
+_GUARD = "WATCH"
 
 
 @dataclass
@@ -41,59 +64,175 @@ class Review:
     notes: list[str] = field(default_factory=list)  # "for review: file:line: what"
 
 
-def _dotted(node: ast.AST) -> str:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
+def _is_dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
-def _findings(tree: ast.AST, graded: bool) -> list[tuple[int, str]]:
-    """(line, what) for each use worth a look; graded modules' banned names are reported
-    by ``static.analyse`` already."""
-    out: list[tuple[int, str]] = []
-    bans = {name: assignment.static_pattern(name) for name in assignment.FAMILIES}
-    own = static._own_names(tree)
-    for node in ast.walk(tree):
-        line = getattr(node, "lineno", 0)
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [a.name for a in node.names]
-            base = node.module if isinstance(node, ast.ImportFrom) else None
-            for name in names + ([base] if base else []):
-                if name and name.split(".")[0] in _REVIEW_MODULES:
-                    out.append((line, f"imports {name}"))
-                for prefix in ("torch._C", "torch.ops", "torch.library", "torch.func"):
-                    if name and (name == prefix or name.startswith(prefix + ".")):
-                        out.append((line, f"imports {name}"))
-            if base and any(f"{base}.{n}" in _REVIEW_NAMES for n in names):
-                out.append((line, f"imports from {base}"))
-        elif isinstance(node, ast.Attribute):
-            dotted = _dotted(node)
-            for name, what in _REVIEW_NAMES.items():
-                if dotted == name or dotted.endswith("." + name):
-                    out.append((line, f"uses {what}"))
-            if node.attr in _REVIEW_ATTRS:
-                out.append((line, f"uses {node.attr}"))
-        elif isinstance(node, ast.Name) and node.id in ("__builtins__", "WATCH"):
-            out.append((line, f"uses {node.id}"))
-        elif isinstance(node, ast.Call):
-            fn = getattr(node.func, "id", None)
-            if fn in _REVIEW_CALLS and fn not in own:
-                out.append((line, f"calls {fn}()"))
-            if fn == "getattr" and len(node.args) > 1 and not (
-                    isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
-                out.append((line, "looks up an attribute by a computed name (getattr)"))
-        if not graded and isinstance(node, (ast.Name, ast.Attribute)):
-            name = node.id if isinstance(node, ast.Name) else node.attr
-            if name in own and isinstance(node, ast.Name):
-                continue
-            for family, pattern in bans.items():
-                if pattern.match(name) and not (family == "autograd" and name == "backward"):
-                    out.append((line, f"names {name} ({family})"))
-    return out
+def _literal(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+        else None
+
+
+class _Reviewer(ast.NodeVisitor):
+    """One pass over a module; ``modules`` maps each name an import bound to the dotted
+    module path it stands for, so that ``import sys as s; s.modules`` reads as sys.modules
+    and ``F.pad`` as torch.nn.functional.pad."""
+
+    def __init__(self, tree: ast.Module, graded: bool):
+        self.graded = graded
+        self.own = static._own_names(tree)
+        self.modules: dict[str, str] = {}
+        self.out: list[tuple[int, str]] = []
+        self.called: set[int] = set()  # ids of the nodes in a call's function position
+        self.bans = {name: assignment.static_pattern(name) for name in assignment.FAMILIES}
+        for node in ast.walk(tree):  # imports bind names wherever they are written
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.asname:
+                        self.modules[a.asname] = a.name
+                    else:
+                        self.modules[a.name.split(".")[0]] = a.name.split(".")[0]
+            elif isinstance(node, ast.ImportFrom):
+                base = (assignment.OWN_PACKAGE if node.level else "") + \
+                    ("." if node.level and node.module else "") + (node.module or "")
+                for a in node.names:
+                    if a.name != "*":
+                        self.modules[a.asname or a.name] = f"{base}.{a.name}"
+
+    def flag(self, node: ast.AST, what: str) -> None:
+        self.out.append((getattr(node, "lineno", 0), what))
+
+    # ---- imports
+    def visit_Import(self, node: ast.Import) -> None:
+        for a in node.names:
+            if not assignment.import_allowed(a.name):
+                self.flag(node, f"imports {a.name}, which the assignment does not allow")
+        self.generic_visit(node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level > 1:
+            self.flag(node, "imports from outside the package (from ..)")
+        elif node.level == 0 and not assignment.import_allowed(node.module or ""):
+            self.flag(node, f"imports from {node.module}, which the assignment does not "
+                      "allow")
+        elif node.level == 0:
+            for a in node.names:
+                if a.name != "*":
+                    self._path(node, f"{node.module}.{a.name}")
+        self.generic_visit(node)
+
+    # ---- attributes, names, calls
+    def _dotted(self, node: ast.AST) -> str | None:
+        """The module path an attribute chain stands for, or None if it starts elsewhere."""
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name) and node.id in self.modules:
+            return ".".join([self.modules[node.id], *reversed(parts)])
+        return None
+
+    def _path(self, node: ast.AST, path: str) -> None:
+        """A reach through a library module: its private parts and the machinery."""
+        parts = path.split(".")
+        if parts[0] == assignment.OWN_PACKAGE:
+            return
+        for i, part in enumerate(parts[1:], start=2):
+            if part.startswith("_") and not _is_dunder(part):
+                self.flag(node, f"reaches the private {'.'.join(parts[:i])}")
+                return
+        reached = next((p for p in parts[1:] if p in _SYSTEM), None)
+        if reached and isinstance(node, (ast.Import, ast.ImportFrom)):
+            self.flag(node, f"reaches the module {reached} ({path})")
+        if parts[0] == "torch" and len(parts) > 1 and parts[1] in _TORCH_MACHINERY:
+            self.flag(node, f"uses torch.{parts[1]} (torch's operator and dispatch "
+                      "machinery)")
+
+    def _attribute(self, node: ast.AST, base: ast.AST, name: str) -> None:
+        if _is_dunder(name) and name not in _PLAIN_DUNDERS:
+            self.flag(node, f"uses {name}")
+        elif name in _SYSTEM:
+            self.flag(node, f"reaches the module {name}")
+        elif name in _FRAME_ATTRS:
+            self.flag(node, f"uses {name} (interpreter frames)")
+        elif name == _GUARD:
+            self.flag(node, f"uses {name} (the grader's guard)")
+        dotted = self._dotted(base)
+        if dotted is not None:
+            self._path(node, f"{dotted}.{name}")
+            if isinstance(base, ast.Name) and not assignment.import_allowed(dotted):
+                self.flag(node, f"uses {dotted}.{name}")
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self._attribute(node, node.value, node.attr)
+        if not isinstance(node.ctx, ast.Load) and self._dotted(node.value) is not None:
+            self.flag(node, f"changes {self._dotted(node)}, an attribute of a library module")
+        self._banned_name(node, node.attr)
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        name = node.id
+        if isinstance(node.ctx, ast.Load) and name not in self.own:
+            if _is_dunder(name) and name not in _PLAIN_DUNDER_NAMES \
+                    and name not in _DYNAMIC_CALLS:
+                self.flag(node, f"uses {name}")
+            elif name == _GUARD:
+                self.flag(node, f"uses {name} (the grader's guard)")
+            elif name in _DYNAMIC_CALLS | _BY_NAME and id(node) not in self.called:
+                self.flag(node, f"passes {name} around (it looks names up at run time)")
+        if name not in self.own:
+            self._banned_name(node, name)
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.called.add(id(node.func))
+        fn = node.func.id if isinstance(node.func, ast.Name) else None
+        if fn in _DYNAMIC_CALLS and fn not in self.own:
+            self.flag(node, f"calls {fn}()")
+        elif fn in _BY_NAME and fn not in self.own and node.args:
+            name = _literal(node.args[1]) if len(node.args) > 1 else None
+            if name is None:
+                self.flag(node, f"looks up an attribute by a computed name ({fn})")
+            else:
+                self._attribute(node, node.args[0], name)
+                if fn in ("setattr", "delattr") and self._dotted(node.args[0]) is not None:
+                    self.flag(node, f"changes {self._dotted(node.args[0])}.{name}, an "
+                              "attribute of a library module")
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        value = node.value
+        if isinstance(value, ast.Call) and getattr(value.func, "id", None) in \
+                ("vars", "globals", "locals"):
+            self.flag(node, f"subscripts a namespace ({value.func.id}()[...])")
+        elif isinstance(value, ast.Attribute) and value.attr in ("__dict__", "modules"):
+            where = self._dotted(value) or f"...{value.attr}"
+            self.flag(node, f"subscripts a namespace ({where}[...])")
+        self.generic_visit(node)
+
+    # ---- definitions
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        if node.name in _HOOK_DEFS:
+            self.flag(node, f"defines {node.name} (a hook into torch's dispatcher)")
+        self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def _banned_name(self, node: ast.AST, name: str) -> None:
+        """A banned family named in a file that ``static.analyse`` does not read."""
+        if self.graded:
+            return
+        for family, pattern in self.bans.items():
+            if pattern.match(name) and not (family == "autograd" and name == "backward"):
+                self.flag(node, f"names {name} ({family})")
+
+
+def _findings(tree: ast.Module, graded: bool) -> list[tuple[int, str]]:
+    """(line, what) for each use worth a look, in order; graded modules' banned names are
+    reported by ``static.analyse`` already."""
+    reviewer = _Reviewer(tree, graded)
+    reviewer.visit(tree)
+    return sorted(dict.fromkeys(reviewer.out), key=lambda f: f[0])
 
 
 def review(source: Path) -> Review:
@@ -128,9 +267,9 @@ def review(source: Path) -> Review:
             result.problems.append(problem)
             continue
         try:
-            tree = ast.parse(text, filename=rel)
+            tree = parsing.parse(text, rel)
         except (SyntaxError, ValueError):
             continue  # the graded modules report their own syntax errors
-        for line, what in dict.fromkeys(_findings(tree, rel in {f'source/{m}.py' for m in graded})):
+        for line, what in _findings(tree, rel in {f"source/{m}.py" for m in graded}):
             result.notes.append(f"for review: {rel}:{line}: {what}")
     return result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 
 from .. import build, points
 from ..grading.files import walk
+from ..parsing import parse
 from .tokens import (
     N_WORDS,
     K,
@@ -140,7 +140,7 @@ def read_submission(path: Path, name: str, unchanged: frozenset[str] = frozenset
         parsed = True
         for text in texts.values():
             try:
-                bound |= _bound_names(ast.parse(text))
+                bound |= _bound_names(parse(text))  # one thread at a time
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 parsed = False
         for rel, text in texts.items():

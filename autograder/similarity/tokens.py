@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..parsing import parse
+
 #: Tokens per hashed window (a k-gram): about a line and a half of code.
 K = 20
 #: Winnowing window: every common run of K + WINDOW - 1 tokens or more is found.
@@ -79,7 +81,7 @@ def tokenize_code(text: str, bound: set[str] | None = None) -> tuple[list[Token]
     note = None
     if bound is None:
         try:
-            bound = _bound_names(ast.parse(text))
+            bound = _bound_names(parse(text))  # one thread at a time
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             bound = None
             note = "not valid Python: compared on its raw tokens"
