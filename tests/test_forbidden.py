@@ -157,6 +157,33 @@ def test_every_aten_operator_of_a_banned_family_is_covered():
     ("v = vars()\n", "vars"),
     ("import subprocess\n", "subprocess"),
     ("import os\nos.system('true')\n", "os.system"),
+    # Issue 18.2: the allowlist sees what the old blocklist missed.
+    ("import sys as s\nm = s.modules['torch']\n", "imports sys"),
+    ("import sys as s\nm = s.modules['torch']\n", "sys.modules[...]"),
+    ("import torch\nf = torch.nn.functional.__dict__['con' + 'v2d']\n", "__dict__"),
+    ("import torch\nn = 'x'\nf = torch.nn.functional.__getattr__(n)\n", "__getattr__"),
+    ("def peek(wrapper):\n    return wrapper.__closure__[0].cell_contents\n", "__closure__"),
+    ("def peek(f):\n    return f.__globals__\n", "__globals__"),
+    ("x = ().__class__.__base__.__subclasses__()\n", "__subclasses__"),
+    ("x = object.__getattribute__(len, '__self__')\n", "__getattribute__"),
+    ("g = getattr(len, '__self__')\n", "__self__"),
+    ("import torch\nm = torch.sys.modules\n", "reaches the module sys"),
+    ("from numpy import ctypeslib\n", "ctypeslib"),
+    ("import numpy.ctypeslib\n", "imports numpy.ctypeslib"),
+    ("import threading\n", "imports threading"),
+    ("import multiprocessing as mp\n", "imports multiprocessing"),
+    ("from os import path\n", "imports from os"),
+    ("import scipy.signal\n", "imports scipy.signal"),
+    ("import torch\nc = getattr(torch, '_C')\n", "torch._C"),
+    ("from torch import _C\n", "torch._C"),
+    ("from torch.utils._python_dispatch import _disable_current_modes\n", "torch.utils"),
+    ("import torch\nsetattr(torch, 'einsum', None)\n", "changes torch.einsum"),
+    ("import torch.nn.functional as F\nF.pad = None\n", "changes torch.nn.functional.pad"),
+    ("g = getattr\n", "passes getattr around"),
+    ("m = globals()['torch']\n", "globals()[...]"),
+    ("from .. import elsewhere\n", "outside the package"),
+    ("class T:\n    @classmethod\n    def __torch_function__(cls, f, t, a=(), k=None):\n"
+     "        return f(*a)\n", "__torch_function__"),
 ])
 def test_review_flags_with_file_and_line(code, expect, tmp_path):
     (tmp_path / "helper.py").write_text("# a helper\n" + code, encoding="utf-8")

@@ -6,9 +6,12 @@ import argparse
 import csv
 import io
 import json
+import re
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +19,7 @@ import pytest
 import torch
 
 from autograder import build, points
-from autograder.grading import batch, grade, hidden_tests, reports, static
+from autograder.grading import assignment, batch, grade, hidden_tests, reports, review, static
 from autograder.grading.child import wire as worker
 from autograder.grading.sandbox import Sandbox
 from tests.test_reports import make_result
@@ -233,6 +236,146 @@ def test_static_check_reports_unreadable_modules(tmp_path):
     assert "missing" in static.analyse(tmp_path / "nope.py", "batchnorm").problem
     report = _analyse(tmp_path, "cross_correlation", "def cross_corr_2d(X):\n    return X\n")
     assert any("expected (X, K)" in n for n in report.notes)
+
+
+# Issue 18.2: honest idioms that a blocklist misread get no flag at all, in the text review
+# (every file under source/) nor in the static check of the graded modules.
+INNOCENT = {
+    "requires_grad=False": ("batchnorm", "import torch\n"
+                            "def spatial_batchnorm_forward(x, gamma, beta, bn_param):\n"
+                            "    z = torch.zeros(x.shape[1], requires_grad=False)\n"
+                            "    return x + z.view(1, -1, 1, 1), None\n"),
+    "no_grad and detach": ("batchnorm", "import torch\n"
+                           "def spatial_batchnorm_backward(dout, cache):\n"
+                           "    with torch.no_grad():\n"
+                           "        backward = dout.detach()\n"
+                           "        grad = backward * 2\n"
+                           "    return grad, grad.sum((0, 2, 3)), grad.sum((0, 2, 3))\n"),
+    "docstring naming the banned calls": (
+        "batchnorm", "def spatial_batchnorm_forward(x, gamma, beta, bn_param):\n"
+        "    \"\"\"Unlike F.batch_norm or torch.autograd.grad, by hand.\"\"\"\n"
+        "    raise ValueError('F.batch_norm is not allowed')\n"),
+    "F for pad and unfold": ("cross_correlation", "import torch.nn.functional as F\n"
+                             "def correlate_rows(X, K):\n"
+                             "    conv_out = F.pad(X, (0, 0))\n"
+                             "    return F.unfold(conv_out[None, None], K.shape)\n"
+                             "def cross_corr_2d(X, K):\n"
+                             "    \"\"\"No F.conv2d here.\"\"\"\n"
+                             "    return correlate_rows(X, K)\n"),
+    "classes and the allowed modules": (
+        "cross_correlation", "from __future__ import annotations\n"
+        "import functools, itertools, math\nfrom typing import Any\n"
+        "from dataclasses import dataclass, field\nfrom collections import namedtuple\n"
+        "from collections.abc import Callable\nimport numpy as np\n"
+        "from numpy.lib.stride_tricks import sliding_window_view\nimport torch\n"
+        "from torch import nn\nfrom . import gradcheck\nimport source.gradcheck\n"
+        "@dataclass\nclass C:\n    a: Any = field(default=None)\n"
+        "    def __post_init__(self):\n        self.b = type(self).__name__\n"
+        "class D(C):\n    def __init__(self):\n        super().__init__()\n"
+        "    def __len__(self):\n        return 1\n"
+        "def cross_corr_2d(X, K):\n    w = getattr(X, 'shape')\n"
+        "    return hasattr(X, 'T') and w\n"
+        "if __name__ == '__main__':\n    print(math.pi)\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INNOCENT))
+def test_innocent_idioms_get_no_flag(name, tmp_path):
+    module, code = INNOCENT[name]
+    (tmp_path / f"{module}.py").write_text(code, encoding="utf-8")
+    assert review.review(tmp_path) == review.Review(), name
+    report = static.analyse(tmp_path / f"{module}.py", module)
+    assert report.forbidden == {} and report.problem is None, report
+
+
+# Issue 18.3: a forbidden call that is written but never runs is flagged, and costs nothing.
+NEVER_RUN = {
+    "cross_correlation.py": "_library = cross_corr_2d\n\n\ndef cross_corr_2d(X, K):\n"
+                            "    if X.dim() == 7:  # never: X is 2-D\n"
+                            "        return torch.nn.functional.conv2d(X, K)\n"
+                            "    return _library(X, K)\n",
+    "batchnorm.py": "_library = spatial_batchnorm_backward\n\n\n"
+                    "def spatial_batchnorm_backward(dout, cache):\n"
+                    "    if dout.dim() == 7:  # never: dout is 4-D\n"
+                    "        dout.requires_grad_()\n"
+                    "    return _library(dout, cache)\n",
+}
+
+
+@pytest.mark.parametrize("target", sorted(NEVER_RUN))
+def test_a_text_finding_is_a_flag_not_a_loss(target, sandbox, tmp_path):
+    sub = _solution_with(tmp_path / "sub", target, NEVER_RUN[target])
+    function = "cross_corr_2d" if target == "cross_correlation.py" else \
+        "spatial_batchnorm_backward"
+    report = static.analyse(sub / "source" / target, target[:-3])
+    assert function in report.forbidden, report  # the text names it ...
+    result = grade.grade_submission(sub, sandbox=sandbox)
+    section = "cross_correlation" if target == "cross_correlation.py" else "spatial_batchnorm"
+    # ... but it never ran: every point stays, and a person is told where to look.
+    assert result["sections"][section]["score"] == points.section_max(section), result["tests"]
+    assert any(f.startswith("for review: forbidden call named in " + function)
+               for f in result["flags"]), result["flags"]
+
+
+# Issue 19.1: CPython 3.11's parser shares a recursion counter between threads; a
+# collection that runs a __del__ which lets another thread in mid-parse makes one of the two
+# parses fail. Without parsing.PARSE_LOCK this fails on 3.11 (checked by replacing the lock
+# with contextlib.nullcontext(): SystemError "AST constructor recursion depth mismatch").
+DEEP_SOURCE = ("import torch\n\n\ndef cross_corr_2d(X, K):\n"
+               + "".join(f"    y{i} = ((X + {i}) * (K - {i})) / (1 + X ** 2)\n"
+                         for i in range(30))
+               + "    return " + "(" * 60 + "X" + ")" * 60 + "\n")
+
+
+class _Yields:
+    """Garbage whose finalizer hands the interpreter to another thread (as a closing
+    socket or file does in the judge), in a cycle so that it dies in a collection."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+    def __del__(self) -> None:
+        time.sleep(0.0002)
+
+
+def test_static_checks_are_safe_in_many_threads(tmp_path):
+    (tmp_path / "cross_correlation.py").write_text(DEEP_SOURCE, encoding="utf-8")
+    errors: list[str] = []
+    want = static.analyse(tmp_path / "cross_correlation.py", "cross_correlation")
+
+    def work() -> None:
+        for _ in range(50):
+            for _ in range(10):
+                _Yields()
+            try:
+                got = static.analyse(tmp_path / "cross_correlation.py", "cross_correlation")
+                review.review(tmp_path)
+                if got != want:
+                    errors.append(f"different report: {got}")
+            except Exception as exc:  # noqa: BLE001 -- any error is the failure sought
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert want.problem is None and errors == [], errors[:3]
+
+
+def test_student_text_lists_exactly_the_allowed_imports():
+    """Issue 18: the notebook's rules and README_student.md state assignment.py's list."""
+    listed = ", ".join(f"`{m}`" for m in assignment.ALLOWED_IMPORTS)
+    master = REPO / "autograder" / "master" / "hw1"
+    notebook = json.loads((master / "assignment.ipynb").read_text(encoding="utf-8"))
+    texts = {"assignment.ipynb": "".join("".join(c["source"]) for c in notebook["cells"]
+                                         if c["cell_type"] == "markdown"),
+             "README_student.md": (master / "README_student.md").read_text(encoding="utf-8")}
+    for name, text in texts.items():
+        found = re.findall(r"Allowed imports: (.*)", text)
+        assert found == [listed + "."] or found == [listed], (name, found, listed)
+        for idiom in ("requires_grad=False", "torch.no_grad()", ".detach()"):
+            assert idiom in text, (name, idiom)
 
 
 # ------------------------------------------------------------------ wire format

@@ -208,7 +208,7 @@ class _Session:
 
 def test_an_unreadable_answer_is_a_grader_error_not_a_failure():
     test = hidden_tests.TESTS["bn_backward_dx"]
-    outcome = grade.run_hidden_test(test, _Session(), 1, 5.0, {})
+    outcome = grade.run_hidden_test(test, _Session(), 1, 5.0)
     assert outcome.grader_error and not outcome.timed_out
     assert "not your" in outcome.message.lower() or "grader's fault" in outcome.message
     result = SubmissionResult("s", [TestResult.of(test.name, 4.0, outcome.message,

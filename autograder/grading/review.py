@@ -27,7 +27,7 @@ MAX_FILES = 200
 # __class__, __closure__, __globals__, __code__, __getattr__, __subclasses__, ...) is a way
 # into the interpreter's machinery.
 _PLAIN_DUNDERS = frozenset({
-    "__init__", "__post_init__", "__name__", "__qualname__", "__doc__", "__call__",
+    "__init__", "__new__", "__post_init__", "__name__", "__qualname__", "__doc__", "__call__",
     "__len__", "__iter__", "__next__", "__getitem__", "__setitem__", "__contains__",
     "__enter__", "__exit__", "__repr__", "__str__", "__format__", "__bool__", "__hash__",
     "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__neg__", "__pos__",
