@@ -31,6 +31,7 @@ G = "autograder/grading/"
 FORBIDDEN = "tests/test_forbidden.py::test_bypass_fails_or_is_flagged"
 INTEGRITY = "tests/test_integrity.py::"
 PINNED = "tests/test_variants.py::test_grader_on_variant"
+NEVER_RUN = "tests/test_grader.py::test_a_text_finding_is_a_flag_not_a_loss"
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,16 @@ MUTATIONS = (
              "            if uses:\n                report.forbidden.setdefault(",
              "            if False:\n                report.forbidden.setdefault(",
              ("tests/test_grader.py::test_static_check_finds_forbidden_convolutions",)),
-    Mutation("static forbidden calls no longer zero the test", G + "grade.py",
-             "    if banned:\n", "    if False:\n",
-             (f"{INTEGRITY}test_forbidden_calls_score_zero[torch_batch_norm]",)),
+    # Only what ran takes points (SPEC.md): a text finding is a flag, never a loss.
+    Mutation("a text finding takes the test's points again", G + "grade.py",
+             "            tests.append(_test_entry(name, outcome.fraction * points.TESTS[name][1],",
+             "            tests.append(_test_entry(name, 0.0 if report.forbidden else "
+             "outcome.fraction * points.TESTS[name][1],",
+             (f"{NEVER_RUN}[cross_correlation.py]",)),
+    Mutation("a forbidden call named in the text is no longer flagged", G + "grade.py",
+             "        for fn, uses in report.forbidden.items():  # a flag only",
+             "        for fn, uses in {}.items():  # a flag only",
+             (f"{NEVER_RUN}[batchnorm.py]",)),
     Mutation("run-time forbidden operations no longer zero the test", G + "grade.py",
              "    if uses:\n        return Outcome(0.0,",
              "    if False:\n        return Outcome(0.0,",
