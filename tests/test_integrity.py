@@ -797,13 +797,15 @@ def test_forbidden_calls_score_zero(name, sb, templates, tmp_path):
     if "autograd" in name or name == "dot_backward":
         affected = {n for n in affected if "spatial_batchnorm_backward" in
                     hidden_tests.TESTS[n].functions}
-    if runtime_only and name == "getattr_batch_norm":
-        # Seen only where it runs: the forward uses it in train mode only.
+    if name in ("getattr_batch_norm", "aten_native_batch_norm", "torch_batch_norm"):
+        # Only what ran takes points (SPEC.md): the forward uses it in train mode only.
         affected -= {"bn_invalid_mode", "bn_test_mode"}
     tests = by_test(result)
     for test_name in affected:
         assert tests[test_name]["score"] == 0, tests[test_name]
-        assert "forbidden" in tests[test_name]["output"]
+        if name != "dispatch_modes_disabled":  # that one fails in the sandbox before the
+            # convolution (switching the modes off needs a module the child cannot load)
+            assert "forbidden" in tests[test_name]["output"]
     intact = [n for n in points.TESTS if n not in affected and n != "warmup_e_learning_rates"]
     assert all(tests[n]["score"] == points.TESTS[n][1] for n in intact)
     assert any("forbidden" in f for f in result["flags"])
