@@ -240,9 +240,10 @@ def cross_corr_2d(X, K):
 # guard could, and it watches the calling thread only.)
 _CONV = ('getattr(torch.nn.functional, "d2vnoc"[::-1])(X[None, None], '
          'K[None, None].to(X.dtype))[0, 0]')
-_SPAWN = ('''import os, subprocess, sys
-_CODE = ("import sys, torch; X, K = torch.load(sys.argv[1]); "
-         "torch.save(torch.nn.functional.conv2d(X[None, None], K[None, None])[0, 0], sys.argv[1])")
+_SPAWN = ('''import json, os, subprocess, sys
+_CODE = ("import json, sys, torch; X, K = (torch.tensor(v) for v in json.loads(sys.argv[1])); "
+         "print(json.dumps(torch.nn.functional.conv2d(X[None, None], K[None, None])[0, 0]"
+         ".tolist()))")
 ''')
 THREAD_ROUTES = {
     "threading": f'''
@@ -292,15 +293,15 @@ def cross_corr_2d(X, K):
 import multiprocessing
 
 
-def _conv(queue, X, K):
-    queue.put({_CONV})
+def _conv(conn, X, K):
+    conn.send({_CONV})
 
 
 def cross_corr_2d(X, K):
-    queue = multiprocessing.Queue()
-    worker = multiprocessing.Process(target=_conv, args=(queue, X, K))
+    ours, theirs = multiprocessing.Pipe()  # a socket pair: no semaphore in /dev/shm
+    worker = multiprocessing.get_context("fork").Process(target=_conv, args=(theirs, X, K))
     worker.start()
-    value = queue.get()
+    value = ours.recv()
     worker.join()
     return value
 ''',
@@ -323,19 +324,22 @@ def cross_corr_2d(X, K):
     "posix_spawn": _SPAWN + '''
 
 def cross_corr_2d(X, K):
-    path = os.path.abspath("io.pt")
-    torch.save((X.float(), K.float()), path)
-    pid = os.posix_spawn(sys.executable, [sys.executable, "-c", _CODE, path], dict(os.environ))
+    args = json.dumps([X.tolist(), K.tolist()])
+    out = os.path.abspath("out.json")
+    pid = os.posix_spawn(sys.executable, [sys.executable, "-c", _CODE, args], dict(os.environ),
+                         file_actions=[(os.POSIX_SPAWN_OPEN, 1, out,
+                                        os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)])
     os.waitpid(pid, 0)
-    return torch.load(path).to(X.dtype)
+    with open(out) as fh:
+        return torch.tensor(json.load(fh), dtype=X.dtype)
 ''',
     "subprocess": _SPAWN + '''
 
 def cross_corr_2d(X, K):
-    path = os.path.abspath("io.pt")
-    torch.save((X.float(), K.float()), path)
-    subprocess.run([sys.executable, "-c", _CODE, path], check=True)
-    return torch.load(path).to(X.dtype)
+    args = json.dumps([X.tolist(), K.tolist()])
+    done = subprocess.run([sys.executable, "-c", _CODE, args], check=True,
+                          capture_output=True, text=True)
+    return torch.tensor(json.loads(done.stdout), dtype=X.dtype)
 ''',
 }
 
@@ -739,8 +743,13 @@ def test_a_banned_call_on_another_thread_or_process_scores_nothing(graded, route
     result = graded.results[f"thread_{route}"]
     assert _section(result, "cross_correlation") == 0, result["tests"]
     assert _section(result, "spatial_batchnorm") == 25
-    assert any(sandbox_mod.THREADS in f for f in result["flags"]), result["flags"]
     output = next(t["output"] for t in result["tests"] if t["name"] == "cc_worked_example")
+    if route == "process_pool":
+        # Its call queue needs a POSIX semaphore in /dev/shm, which Landlock denies before
+        # any process or thread exists: it fails there, with nothing to flag.
+        assert "PermissionError" in output, output
+        return
+    assert any(sandbox_mod.THREADS in f for f in result["flags"]), result["flags"]
     assert sandbox_mod.THREADS in output, output
 
 
@@ -809,6 +818,7 @@ DEATHS = {
         "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\n\n\n"
         "def cross_corr_2d(X, K):\n    while True:\n        pass\n",
         "used more than its CPU time limit of 1 s and was stopped (SIGKILL)"),
+    "clone_newuser": (NEW_USERNS % "True", sandbox_mod.THREADS),
     "closed_connection": (
         "def cross_corr_2d(X, K):\n    import os, time\n"
         "    for fd in range(3, 64):\n        try:\n            os.close(fd)\n"
@@ -855,7 +865,24 @@ def test_a_killed_child_says_why(name, small_box, ref_template, tmp_path):
     assert _section(result, "cross_correlation") == 0
     assert _section(result, "spatial_batchnorm") == 25
     flagged = any(sandbox_mod.THREADS in f for f in result["flags"])
-    assert flagged == (name == "thread"), result["flags"]
+    assert flagged == (name in ("thread", "clone_newuser")), result["flags"]
+
+
+def test_unsharing_a_user_namespace_is_denied(small_box, ref_template, tmp_path):
+    _, box = small_box
+    result = grade.grade_submission(_with(ref_template, tmp_path, NEW_USERNS % "False"),
+                                    sandbox=box, timeout=20)
+    assert _report(result) == {"made": ["errno 1"]}
+    assert _section(result, "cross_correlation") == 0
+
+
+def test_a_full_scratch_is_named(small_box, stub, tmp_path):
+    _, box = small_box
+    assert box.facilities.get("scratch"), box.notes
+    result = grade.grade_submission(_with(stub, tmp_path, SCRATCH_FILL), sandbox=box,
+                                    timeout=20)
+    output = next(t["output"] for t in result["tests"] if t["name"] == "cc_worked_example")
+    assert "the scratch space is full (limit 64 MiB" in output, output
 
 
 def test_the_deadline_is_named(small_box, ref_template, tmp_path):
