@@ -271,6 +271,8 @@ def zygote(control_fd: int, config: dict) -> None:
 def child_status(pid: int, wait: float) -> dict:
     """How a child ended, for the judge: the zygote is its parent, so only it can reap it
     and read its exit status and resources. {"running": true} while it still runs."""
+    if pid <= 0:  # 0 and -1 would reap any child, not the one asked about
+        return {"unknown": True}
     deadline = time.monotonic() + min(max(wait, 0.0), 10.0)
     while True:
         try:
