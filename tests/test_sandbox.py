@@ -903,3 +903,15 @@ def test_out_of_memory_in_the_cgroup_is_named(small_box, ref_template, tmp_path)
                                     timeout=30)
     output = next(t["output"] for t in result["tests"] if t["name"] == "cc_worked_example")
     assert "used more memory than the limit (128 MiB" in output, output
+
+
+def test_the_thread_benchmark_times_both_arms():
+    """benchmarks/threads.py: one slot with the ban, one without, the same honest calls."""
+    from benchmarks import threads
+
+    data = threads.measure(repeats=1, calls=1)
+    assert data["facilities"]["ban on"]["threads"] is True
+    assert data["facilities"]["ban off"]["threads"] is False
+    for arm in ("ban on", "ban off"):
+        assert set(data["arms"][arm]) == {"child start", *threads._inputs()}
+        assert all(s["n"] >= 1 and s["median_s"] > 0 for s in data["arms"][arm].values())
