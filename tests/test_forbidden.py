@@ -680,3 +680,46 @@ def test_encoding_cookie_in_a_graded_module_costs_its_section_only(sb, ref, tmp_
     assert result["sections"]["cross_correlation"]["score"] == 0
     assert result["sections"]["spatial_batchnorm"]["score"] == 25
     assert any("utf-7" in f and "UTF-8" in f for f in result["flags"]), result["flags"]
+
+
+# ------------------------------------------------------------------ non-aten operators
+
+# A convolution outside aten (issue 22b): oneDNN's fused kernel, present in this CPU build,
+# reached by a computed name (the static check sees no banned name). Only the guard's rule
+# on other namespaces (assignment.CONVOLUTION.other_namespaces) can deny it.
+BYPASSES["mkldnn_convolution_pointwise"] = (CC, "cross_corr_2d", '''
+def cross_corr_2d(X, K):
+    op = getattr(torch.ops.mkldnn, "esiwtniop_noitulovnoc_"[::-1])
+    y = op(X[None, None].float().contiguous(), K[None, None].float().contiguous(), None,
+           [0, 0], [1, 1], [1, 1], 1, "none", [], "")
+    return y[0, 0].to(X.dtype)
+''', None, "forbidden operation at run time: convolution: mkldnn::_convolution_pointwise")
+
+
+def test_the_non_aten_convolution_exists_and_computes_one():
+    """The bypass above is real in this torch: the operator exists and gives conv2d's
+    values (else the test of it would pass for the wrong reason)."""
+    x, k = torch.randn(1, 1, 5, 4), torch.randn(1, 1, 2, 3)
+    y = torch.ops.mkldnn._convolution_pointwise(x, k, None, [0, 0], [1, 1], [1, 1], 1,
+                                                "none", [], "")
+    torch.testing.assert_close(y, torch.nn.functional.conv2d(x, k))
+    assert re.search(assignment.CONVOLUTION.other_namespaces,
+                     "mkldnn::_convolution_pointwise")
+
+
+def test_non_aten_operator_is_denied(sb, ref, tmp_path):
+    """The bypass graded like every other one (it is added to BYPASSES after that test's
+    parameters were drawn, so it runs here)."""
+    test_bypass_fails_or_is_flagged("mkldnn_convolution_pointwise", sb, ref, tmp_path)
+
+
+def test_without_the_guard_the_non_aten_bypass_scores(unguarded, ref, tmp_path):
+    module, function, code, files, _ = BYPASSES["mkldnn_convolution_pointwise"]
+    path = plant(ref, tmp_path, module, code, files)
+    assert not static.analyse(path / "source" / f"{module}.py", module).forbidden
+    result = grade.grade_submission(path, sandbox=unguarded, timeout=TIMEOUT)
+    tests = by_test(result)
+    # oneDNN computes in float32 (float64 cases miss their tolerance): the float32 tests
+    # are what it steals.
+    for name in ("cc_worked_example", "cc_output_shape", "cc_inputs_unmodified"):
+        assert tests[name]["score"] == points.TESTS[name][1], tests[name]

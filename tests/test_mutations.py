@@ -32,6 +32,7 @@ FORBIDDEN = "tests/test_forbidden.py::test_bypass_fails_or_is_flagged"
 INTEGRITY = "tests/test_integrity.py::"
 PINNED = "tests/test_variants.py::test_grader_on_variant"
 NEVER_RUN = "tests/test_grader.py::test_a_text_finding_is_a_flag_not_a_loss"
+SANDBOX = "tests/test_sandbox.py::"
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,33 @@ MUTATIONS = (
              "        except TimeoutError:\n            self.kill()",
              "        except TimeoutError:\n            pass",
              (f"{INTEGRITY}test_hang_ignoring_signals_is_killed[user-in-call]",)),
+    # --- one thread, one process; why a child died; the scratch (issues 18.1, 19.3, 19.4, 22)
+    Mutation("seccomp: clone, clone3, fork and vfork allowed (namespace flags included)",
+             G + "child/confine.py",
+             "            prog += [(jeq, 0, 1, nr), (ret, 0, 0, _RET_KILL)]",
+             "            prog += [(jeq, 0, 1, nr), (ret, 0, 0, _RET_ALLOW)]",
+             (f"{SANDBOX}test_a_killed_child_says_why[user-thread]",
+              f"{SANDBOX}test_a_killed_child_says_why[user-clone_newuser]")),
+    Mutation("seccomp: unshare allowed (a new user namespace)", G + "child/confine.py",
+             "                 272, 308, 165, 166, 155, 161,  # unshare,",
+             "                 308, 165, 166, 155, 161,  # unshare,",
+             (f"{SANDBOX}test_unsharing_a_user_namespace_is_denied[user]",)),
+    Mutation("judge: a child killed for starting a thread is not flagged", G + "sandbox.py",
+             '            if death is not None and death.cause == "threads":',
+             "            if False:",
+             (f"{SANDBOX}test_a_killed_child_says_why[user-thread]",)),
+    Mutation("zygote: the exit status is no longer reported", G + "child/server.py",
+             '        report["exit_code"] = os.waitstatus_to_exitcode(status)',
+             "        pass",
+             (f"{SANDBOX}test_a_killed_child_says_why[user-exit_status]",)),
+    Mutation("scratch: no tmpfs mounted", G + "child/server.py",
+             '    if spec.get("scratch"):\n        # After the namespaces',
+             "    if False:\n        # After the namespaces",
+             (f"{SANDBOX}test_a_full_scratch_is_named[user]",)),
+    Mutation("guard: other_namespaces ignored (non-aten convolutions)", G + "child/guard.py",
+             "family = next((f for f, p in other.items()",
+             "family = next((f for f, p in {}.items()",
+             ("tests/test_forbidden.py::test_non_aten_operator_is_denied",)),
 )
 
 

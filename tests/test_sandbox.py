@@ -232,6 +232,162 @@ def cross_corr_2d(X, K):
     raise RuntimeError("\\ud800 \\x1b[2J\\x1b]0;owned\\x07 \\u202e reversed")
 '''
 
+# A banned call made away from the guard: on a thread of the student's (torch keeps its
+# dispatch modes per thread) or in a process of its own. Each route computes the right answer
+# with F.conv2d there and returns it; the seccomp filter kills the child at the first clone,
+# clone3, fork or vfork, so none may score, and each is flagged.
+# (The name is computed, so that the static check does not see it: only the run-time
+# guard could, and it watches the calling thread only.)
+_CONV = ('getattr(torch.nn.functional, "d2vnoc"[::-1])(X[None, None], '
+         'K[None, None].to(X.dtype))[0, 0]')
+_SPAWN = ('''import json, os, subprocess, sys
+_CODE = ("import json, sys, torch; X, K = (torch.tensor(v) for v in json.loads(sys.argv[1])); "
+         "print(json.dumps(torch.nn.functional.conv2d(X[None, None], K[None, None])[0, 0]"
+         ".tolist()))")
+''')
+THREAD_ROUTES = {
+    "threading": f'''
+import threading
+
+
+def cross_corr_2d(X, K):
+    box = {{}}
+    worker = threading.Thread(target=lambda: box.setdefault("y", {_CONV}))
+    worker.start()
+    worker.join()
+    return box["y"]
+''',
+    "_thread": f'''
+import _thread
+import time
+
+
+def cross_corr_2d(X, K):
+    box = {{}}
+    _thread.start_new_thread(lambda: box.setdefault("y", {_CONV}), ())
+    while "y" not in box:
+        time.sleep(0.01)
+    return box["y"]
+''',
+    "thread_pool": f'''
+from concurrent.futures import ThreadPoolExecutor
+
+
+def cross_corr_2d(X, K):
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: {_CONV}).result()
+''',
+    "process_pool": f'''
+from concurrent.futures import ProcessPoolExecutor
+
+
+def _conv(X, K):
+    return {_CONV}
+
+
+def cross_corr_2d(X, K):
+    with ProcessPoolExecutor(1) as pool:
+        return pool.submit(_conv, X, K).result()
+''',
+    "multiprocessing": f'''
+import multiprocessing
+
+
+def _conv(conn, X, K):
+    conn.send({_CONV})
+
+
+def cross_corr_2d(X, K):
+    ours, theirs = multiprocessing.Pipe()  # a socket pair: no semaphore in /dev/shm
+    worker = multiprocessing.get_context("fork").Process(target=_conv, args=(theirs, X, K))
+    worker.start()
+    value = ours.recv()
+    worker.join()
+    return value
+''',
+    "os_fork": f'''
+import os
+import pickle
+
+
+def cross_corr_2d(X, K):
+    r, w = os.pipe()
+    if os.fork() == 0:  # the new process has no guard of its own to fear
+        os.write(w, pickle.dumps({_CONV}))
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 1 << 16):
+        data += chunk
+    return pickle.loads(data)
+''',
+    "posix_spawn": _SPAWN + '''
+
+def cross_corr_2d(X, K):
+    args = json.dumps([X.tolist(), K.tolist()])
+    out = os.path.abspath("out.json")
+    pid = os.posix_spawn(sys.executable, [sys.executable, "-c", _CODE, args], dict(os.environ),
+                         file_actions=[(os.POSIX_SPAWN_OPEN, 1, out,
+                                        os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)])
+    os.waitpid(pid, 0)
+    with open(out) as fh:
+        return torch.tensor(json.load(fh), dtype=X.dtype)
+''',
+    "subprocess": _SPAWN + '''
+
+def cross_corr_2d(X, K):
+    args = json.dumps([X.tolist(), K.tolist()])
+    done = subprocess.run([sys.executable, "-c", _CODE, args], check=True,
+                          capture_output=True, text=True)
+    return torch.tensor(json.loads(done.stdout), dtype=X.dtype)
+''',
+}
+
+# New user namespaces (issue 22a), tried by behaviour: a raw clone(CLONE_NEWUSER) kills the
+# child like any clone; unshare(CLONE_NEWUSER) fails with EPERM. A success would steal the
+# points (the reference is right), so a namespace made shows as marks.
+NEW_USERNS = '''
+import ctypes, os
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_honest = cross_corr_2d
+
+
+def cross_corr_2d(X, K):
+    made = []
+    if %s:
+        pid = _libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0)  # clone(CLONE_NEWUSER | SIGCHLD)
+        if pid == 0:
+            os._exit(0)
+        if pid > 0:
+            os.waitpid(pid, 0)
+            made.append("clone")
+    else:
+        if _libc.unshare(0x10000000) == 0:
+            made.append("unshare")
+        else:
+            made.append("errno %%d" %% ctypes.get_errno())
+    if made and not made[0].startswith("errno"):
+        return _honest(X, K)
+    raise RuntimeError("REPORT " + __import__("json").dumps({"made": made}))
+'''
+
+# Fills the scratch folder: 8 MiB files (under the per-file limit) until the tmpfs is full.
+SCRATCH_FILL = '''
+import json, os
+
+
+def cross_corr_2d(X, K):
+    written = 0
+    for i in range(64):  # 512 MiB if nothing stopped it
+        with open(f"fill{i}", "wb") as fh:
+            for _ in range(8):
+                fh.write(bytes(1 << 20))
+                written += 1
+    raise RuntimeError("REPORT " + json.dumps({"written_mib": written}))
+'''
+
 HONEST_IMPORTS = '''
 import pdb  # noqa: F401 -- a leftover from debugging
 import numpy.testing  # noqa: F401
@@ -319,7 +475,12 @@ class ClassRun:
             self.plant("honest_imports", "ref", HONEST_IMPORTS),
             self.plant("kernel", "stub", KERNEL % (str(REPO), str(self.unix_path))),
             self.plant("bad_text", "stub", BAD_TEXT),
+            self.plant("clone_newuser", "ref", NEW_USERNS % "True"),
+            self.plant("unshare_newuser", "ref", NEW_USERNS % "False"),
+            self.plant("scratch_fill", "stub", SCRATCH_FILL),
         ]
+        subs += [self.plant(f"thread_{name}", "ref", code)
+                 for name, code in THREAD_ROUTES.items()]
         subs += self._breakers()
         return subs
 
@@ -429,14 +590,14 @@ def test_there_is_no_network(graded):
     assert graded.accepted == 0
 
 
-def test_memory_is_bounded_for_all_processes_together(graded):
+def test_memory_is_not_multiplied_by_new_processes(graded):
+    """The memory hog forks three helpers of 1.5 GiB: the first fork ends the submission's
+    process (one process, so the bound is one process's), and none of its blocks was held."""
     result = graded.results["memory"]
     output = next(t["output"] for t in result["tests"] if t["name"] == "cc_worked_example")
-    if "REPORT " not in output:  # the cgroup's OOM killer chose the submission's main process
-        assert graded.mode == "root" and "too much memory" in output, output
-        return
-    held = _report(result)["held_together"]
-    assert held * 3 * GIB // 2 <= 3 * GIB, f"{held} blocks of 1.5 GiB were held together"
+    assert "REPORT " not in output, output
+    assert sandbox_mod.THREADS in output, output
+    assert any(sandbox_mod.THREADS in f for f in result["flags"]), result["flags"]
 
 
 def test_honest_code_imports_anything_of_the_environment(graded):
@@ -570,3 +731,187 @@ def test_hostile_text_reaches_no_output_raw(graded):
     feedback = (graded.out / "bad_text-feedback.md").read_text(encoding="utf-8")
     assert "reversed" in feedback and "\x1b" not in feedback
     assert "\x1b" not in graded.proc.stdout
+
+
+# ------------------------------------------------------------------ one thread, one process
+
+@pytest.mark.parametrize("route", sorted(THREAD_ROUTES))
+def test_a_banned_call_on_another_thread_or_process_scores_nothing(graded, route):
+    """Every route to a thread or a process of its own (issue 18.1), graded by the real
+    command in both modes: the test that makes it scores 0, the submission is flagged, the
+    other section keeps its points."""
+    result = graded.results[f"thread_{route}"]
+    assert _section(result, "cross_correlation") == 0, result["tests"]
+    assert _section(result, "spatial_batchnorm") == 25
+    output = next(t["output"] for t in result["tests"] if t["name"] == "cc_worked_example")
+    if route == "process_pool":
+        # Its call queue needs a POSIX semaphore in /dev/shm, which Landlock denies before
+        # any process or thread exists: it fails there, with nothing to flag.
+        assert "PermissionError" in output, output
+        return
+    assert any(sandbox_mod.THREADS in f for f in result["flags"]), result["flags"]
+    assert sandbox_mod.THREADS in output, output
+
+
+def test_no_new_user_namespace_can_be_made(graded):
+    cloned = graded.results["clone_newuser"]
+    assert _section(cloned, "cross_correlation") == 0
+    assert any(sandbox_mod.THREADS in f for f in cloned["flags"]), cloned["flags"]
+    unshared = graded.results["unshare_newuser"]
+    assert _section(unshared, "cross_correlation") == 0
+    assert _report(unshared) == {"made": ["errno 1"]}  # EPERM from the seccomp filter
+
+
+def test_a_full_scratch_fails_that_call_only(graded):
+    """The scratch folder is a tmpfs of 64 MiB: filling it fails the call with a message
+    that names the limit, nothing reaches the disk, and the class grades normally."""
+    result = graded.results["scratch_fill"]
+    output = next(t["output"] for t in result["tests"] if t["name"] == "cc_worked_example")
+    assert "the scratch space is full (limit 64 MiB" in output, output
+    assert "REPORT " not in output  # it never wrote its 512 MiB
+    assert _section(result, "spatial_batchnorm") == 0  # a stub: nothing else changed
+    assert _section(graded.results["classmate"], "cross_correlation") == 15
+    assert _section(graded.results["honest_imports"], "cross_correlation") == 15
+
+
+def test_without_the_thread_ban_a_thread_scores(stub, ref_template, tmp_path):
+    """The same cheat with the ban switched off (and the guard as deployed) gets full
+    marks: the ban is what stops it."""
+    with _unprotected(("threads",)) as box:
+        assert any("thread and process ban" in n for n in box.notes), box.notes
+        result = grade.grade_submission(_with(ref_template, tmp_path, THREAD_ROUTES["threading"]),
+                                        sandbox=box, timeout=30)
+    assert _section(result, "cross_correlation") == 15, result["tests"]
+    assert not any(sandbox_mod.THREADS in f for f in result["flags"])
+
+
+def test_without_the_scratch_tmpfs_the_disk_fills(stub, tmp_path):
+    with _unprotected(("scratch",)) as box:
+        assert any("bounded scratch" in n for n in box.notes), box.notes
+        result = grade.grade_submission(_with(stub, tmp_path, SCRATCH_FILL), sandbox=box,
+                                        timeout=60)
+    assert _report(result) == {"written_mib": 512}
+
+
+@pytest.fixture(scope="module")
+def ref_template(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("ref-template")
+    build.solution(base / "ref")
+    return base / "ref"
+
+
+# ------------------------------------------------------------------ why a child died
+
+DEATHS = {
+    # name: (code appended to the reference's cross_correlation.py, words the student reads)
+    "exit_status": ("def cross_corr_2d(X, K):\n    import os\n    os._exit(3)\n",
+                    "ended the grading process with exit status 3"),
+    "signal": ("def cross_corr_2d(X, K):\n    import os, signal\n"
+               "    os.kill(os.getpid(), signal.SIGSEGV)\n", "was ended by SIGSEGV"),
+    "sigabrt": ("def cross_corr_2d(X, K):\n    import os\n    os.abort()\n",
+                "was ended by SIGABRT (os.abort()"),
+    "thread": ("def cross_corr_2d(X, K):\n    import threading\n"
+               "    threading.Thread(target=print).start()\n", sandbox_mod.THREADS),
+    "cpu_limit": ("def cross_corr_2d(X, K):\n    while True:\n        pass\n",
+                  "used more than its CPU time limit of 1 s and was stopped (SIGXCPU)"),
+    "cpu_limit_sigxcpu_ignored": (
+        "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\n\n\n"
+        "def cross_corr_2d(X, K):\n    while True:\n        pass\n",
+        "used more than its CPU time limit of 1 s and was stopped (SIGKILL)"),
+    "clone_newuser": (NEW_USERNS % "True", sandbox_mod.THREADS),
+    "closed_connection": (
+        "def cross_corr_2d(X, K):\n    import os, time\n"
+        "    for fd in range(3, 64):\n        try:\n            os.close(fd)\n"
+        "        except OSError:\n            pass\n    time.sleep(60)\n",
+        "closed its connection to the grader"),
+}
+# As root, with the memory cgroup: 100 MiB of memory and 60 MiB of scratch files (memory
+# that no rlimit counts, but the cgroup does) against a limit of 128 MiB.
+OOM = '''
+def cross_corr_2d(X, K):
+    block = bytearray(100 << 20)
+    block[::4096] = b"x" * len(block[::4096])
+    for i in range(6):
+        with open(f"f{i}", "wb") as fh:
+            fh.write(bytes(10 << 20))
+    return block
+'''
+
+
+@pytest.fixture(scope="module", params=["dropped", "user"])
+def small_box(request):
+    """A slot with a CPU limit of 1 s and (as root) a memory cgroup of 128 MiB."""
+    if request.param == "dropped" and not IS_ROOT:
+        pytest.skip("needs root to drop privileges")
+    limits = sandbox_mod.Limits(cpu_seconds=1, memory_bytes=128 << 20)
+    with pytest.MonkeyPatch.context() as mp:
+        if request.param == "user":
+            mp.setattr(sandbox_mod, "_can_drop_privileges", lambda: False)
+        box = Sandbox(slot=33 if request.param == "dropped" else 34, limits=limits)
+        if request.param == "user":
+            box.disable += ("cgroup",)  # as an ordinary user: no cgroup can be made
+    with box:
+        yield request.param, box
+
+
+@pytest.mark.parametrize("name", sorted(DEATHS))
+def test_a_killed_child_says_why(name, small_box, ref_template, tmp_path):
+    mode, box = small_box
+    code, words = DEATHS[name]
+    result = grade.grade_submission(_with(ref_template, tmp_path, code), sandbox=box,
+                                    timeout=20)
+    output = next(t["output"] for t in result["tests"] if t["name"] == "cc_worked_example")
+    assert words in output, output
+    assert _section(result, "cross_correlation") == 0
+    assert _section(result, "spatial_batchnorm") == 25
+    flagged = any(sandbox_mod.THREADS in f for f in result["flags"])
+    assert flagged == (name in ("thread", "clone_newuser")), result["flags"]
+
+
+def test_unsharing_a_user_namespace_is_denied(small_box, ref_template, tmp_path):
+    _, box = small_box
+    result = grade.grade_submission(_with(ref_template, tmp_path, NEW_USERNS % "False"),
+                                    sandbox=box, timeout=20)
+    assert _report(result) == {"made": ["errno 1"]}
+    assert _section(result, "cross_correlation") == 0
+
+
+def test_a_full_scratch_is_named(small_box, stub, tmp_path):
+    _, box = small_box
+    assert box.facilities.get("scratch"), box.notes
+    result = grade.grade_submission(_with(stub, tmp_path, SCRATCH_FILL), sandbox=box,
+                                    timeout=20)
+    output = next(t["output"] for t in result["tests"] if t["name"] == "cc_worked_example")
+    assert "the scratch space is full (limit 64 MiB" in output, output
+
+
+def test_the_deadline_is_named(small_box, ref_template, tmp_path):
+    _, box = small_box
+    code = "def cross_corr_2d(X, K):\n    import time\n    time.sleep(60)\n"
+    result = grade.grade_submission(_with(ref_template, tmp_path, code), sandbox=box,
+                                    timeout=1.5)
+    output = next(t["output"] for t in result["tests"] if t["name"] == "cc_worked_example")
+    assert "did not finish before the time limit" in output, output
+
+
+def test_out_of_memory_in_the_cgroup_is_named(small_box, ref_template, tmp_path):
+    mode, box = small_box
+    if mode != "dropped":
+        pytest.skip("the memory cgroup exists only as root")
+    assert box.cgroup, "as root the slot has a memory cgroup"
+    result = grade.grade_submission(_with(ref_template, tmp_path, OOM), sandbox=box,
+                                    timeout=30)
+    output = next(t["output"] for t in result["tests"] if t["name"] == "cc_worked_example")
+    assert "used more memory than the limit (128 MiB" in output, output
+
+
+def test_the_thread_benchmark_times_both_arms():
+    """benchmarks/threads.py: one slot with the ban, one without, the same honest calls."""
+    from benchmarks import threads
+
+    data = threads.measure(repeats=1, calls=1)
+    assert data["facilities"]["ban on"]["threads"] is True
+    assert data["facilities"]["ban off"]["threads"] is False
+    for arm in ("ban on", "ban off"):
+        assert set(data["arms"][arm]) == {"child start", *threads._inputs()}
+        assert all(s["n"] >= 1 and s["median_s"] > 0 for s in data["arms"][arm].values())

@@ -48,6 +48,95 @@ class Limits:
     cpu_seconds: int = 600
     max_processes: int = 4  # the child and three more; with no cgroup, memory is split
     start_timeout: float = 120.0
+    scratch_bytes: int = 64 << 20  # the tmpfs holding the child's only writable folder
+
+
+#: The flag (and the student's message) when the child made a thread or a process: the
+#: seccomp filter kills it with SIGSYS (child/confine.py). A "tampering" label, so the test
+#: that made it scores 0 whatever its earlier cases passed, like a banned operator.
+THREADS = ("started a thread or a process, which the grader does not allow: student code "
+           "runs on one thread in one process")
+THREADS_LABEL = f"{assignment.TAMPERING}: {THREADS}"
+_SIGNAL_HINTS = {
+    "SIGSEGV": "a crash in native code, e.g. memory read out of bounds through as_strided, "
+               "ctypes or numpy",
+    "SIGBUS": "a crash in native code (bad memory access)",
+    "SIGABRT": "os.abort(), or a failed check inside a library",
+    "SIGFPE": "a crash in native code (an arithmetic fault)",
+    "SIGILL": "a crash in native code (an illegal instruction)",
+}
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):g} MiB"
+
+
+@dataclass
+class Death:
+    """Why the student's process ended, as the judge knows it: the zygote (its parent)
+    reports the exit status and CPU time when it reaps it; the memory cgroup's own counter
+    says whether the kernel's out-of-memory killer chose it."""
+
+    signal: int | None = None
+    exit_code: int | None = None
+    cpu_s: float = 0.0
+    oom_kill: bool = False
+    closed: bool = False  # it closed the grader's connection and was stopped by the judge
+    memory_bytes: int = 0
+    cgroup: bool = False
+    cpu_limit: int = 0
+
+    @property
+    def signal_name(self) -> str:
+        try:
+            return signal.Signals(self.signal).name
+        except (ValueError, TypeError):
+            return f"signal {self.signal}"
+
+    @property
+    def cause(self) -> str:
+        """One word: threads, memory, cpu, closed, signal, exit, unknown."""
+        if self.closed:
+            return "closed"
+        if self.oom_kill:
+            return "memory"
+        if self.signal == signal.SIGSYS:
+            return "threads"
+        if self.signal == signal.SIGXCPU or (
+                self.signal == signal.SIGKILL and self.cpu_limit
+                and self.cpu_s >= self.cpu_limit - 0.05):
+            return "cpu"
+        if self.signal is not None:
+            return "signal"
+        return "exit" if self.exit_code is not None else "unknown"
+
+    def describe(self) -> str:
+        cause = self.cause
+        if cause == "closed":
+            return "closed its connection to the grader instead of returning, and was stopped"
+        if cause == "memory":
+            return (f"used more memory than the limit ({_mib(self.memory_bytes)} for all of "
+                    "your processes together) and was stopped by the kernel (out of memory)")
+        if cause == "threads":
+            return (f"{THREADS}, and was stopped (SIGSYS). Compute in the calling thread; "
+                    "(SIGSYS also ends a process that makes another system call the grader "
+                    "does not allow)")
+        if cause == "cpu":
+            return (f"used more than its CPU time limit of {self.cpu_limit} s and was "
+                    f"stopped ({self.signal_name})")
+        if cause == "signal":
+            name = self.signal_name
+            hint = _SIGNAL_HINTS.get(name)
+            if name == "SIGKILL":
+                hint = ("from outside the grader's control; without a memory cgroup this is "
+                        "most often the machine running out of memory"
+                        if not self.cgroup else "not by the grader's limits")
+            return f"was ended by {name}" + (f" ({hint})" if hint else "")
+        if cause == "exit":
+            return (f"ended the grading process with exit status {self.exit_code} "
+                    f"(os._exit({self.exit_code}), or sys.exit from a thread) instead of "
+                    "returning")
+        return "ended the grading process (os._exit, a crash, or too much memory)"
 
 
 @dataclass
@@ -66,6 +155,9 @@ class CallResult:
     # The student's process answered, but the judge could not read the answer: the
     # grader's failure, not the student's (the test is held for review, not scored).
     grader_error: str = ""
+    # Why the process ended (crashed only): what the zygote and the cgroup report.
+    death: Death | None = None
+    scratch_bytes: int = 0  # the scratch tmpfs's size, to explain a full one (ENOSPC)
 
     def describe(self) -> str:
         """A sentence for the student about what went wrong."""
@@ -76,13 +168,19 @@ class CallResult:
             return "did not finish before the time limit (infinite loop, or far too slow)"
         if self.crashed:
             tail = f" Last output: {self.output.strip()[-300:]}" if self.output.strip() else ""
-            return ("ended the grading process (os._exit, a crash, or too much memory) "
-                    f"instead of returning.{tail}")
+            why = self.death.describe() if self.death else (
+                "ended the grading process (os._exit, a crash, or too much memory) instead "
+                "of returning")
+            return f"{why}.{tail}"
         if self.error:
             err = self.error
             where = f" ({err.get('where')})" if err.get("where") else ""
             what = "importing your module raised" if self.stage == "import" else "raised"
-            return f"{what} {err.get('type')}: {err.get('message')}{where}"
+            full = ""
+            if self.scratch_bytes and "[Errno 28]" in str(err.get("message", "")):
+                full = (f": the scratch space is full (limit {_mib(self.scratch_bytes)}, all "
+                        "files of your process together)")
+            return f"{what} {err.get('type')}: {err.get('message')}{where}{full}"
         return "returned"
 
 
@@ -181,6 +279,22 @@ def make_memory_cgroup(name: str, limit_bytes: int) -> Path | None:
         return None
 
 
+def oom_kills(folder: Path | None) -> int:
+    """How many processes the kernel's out-of-memory killer has ended in this cgroup."""
+    if folder is None:
+        return 0
+    for name in ("memory.events", "memory.oom_control"):  # v2, v1
+        try:
+            lines = (folder / name).read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+    return 0
+
+
 def kill_cgroup(folder: Path | None, remove: bool = False) -> None:
     if folder is None:
         return
@@ -251,7 +365,8 @@ class Sandbox:
                  disable: tuple[str, ...] = ()):
         self.slot = slot
         # Protections switched off, for the tests that prove each one matters:
-        # "landlock", "netns", "cgroup", "seccomp", "mount" (the root-only mount namespace).
+        # "landlock", "netns", "cgroup", "seccomp", "mount" (the root-only mount namespace),
+        # "threads" (the seccomp kill of thread and process creation), "scratch" (its tmpfs).
         self.disable = tuple(disable)
         self.limits = limits or Limits()
         self.require = require
@@ -283,10 +398,14 @@ class Sandbox:
                   "memory_bytes": self.limits.memory_bytes,
                   "max_processes": self.limits.max_processes,
                   "file_bytes": self.limits.file_bytes, "cpu_seconds": self.limits.cpu_seconds,
+                  "scratch_bytes": self.limits.scratch_bytes,
                   "disable": list(self.disable), "bans": assignment.guard_config()}
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # One thread in every library pool (the zygote also sets these itself before
+        # numpy and torch load): the child may not start a thread.
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "HOME": str(self.tmp), "PYTHONDONTWRITEBYTECODE": "1"}
+               "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "HOME": str(self.tmp), "PYTHONDONTWRITEBYTECODE": "1"}
         log = open(self.tmp / "zygote.log", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-I", str(SERVER), str(theirs.fileno()), json.dumps(config)],
@@ -363,12 +482,21 @@ class Sandbox:
         spec = {"cmd": "spawn", "dir": str(workdir), "output": str(output),
                 "env": {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(workdir),
                         "TMPDIR": str(workdir), "OMP_NUM_THREADS": "1",
+                        "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                         "PYTHONDONTWRITEBYTECODE": "1"}}
+        ooms = oom_kills(self.cgroup)  # before the child exists: its own kills are the rest
         try:
             reply = self._control(spec, [theirs.fileno()])
         finally:
             theirs.close()
-        return Child(ours, int(reply["pid"]), output)
+        return Child(ours, int(reply["pid"]), output, sandbox=self, oom_before=ooms)
+
+    def child_status(self, pid: int, wait: float) -> dict:
+        """How the child `pid` ended, from the zygote that reaps it ({} if unknown)."""
+        try:
+            return self._control({"cmd": "status", "pid": pid, "wait": wait})
+        except (OSError, ValueError):
+            return {}
 
     def cleanup(self) -> None:
         """Kill everything the last submission left running."""
@@ -415,9 +543,12 @@ class Sandbox:
 class Child:
     """The process running one submission's code; talks the wire format of child/wire.py."""
 
-    def __init__(self, sock: socket.socket, pid: int, output: Path):
+    def __init__(self, sock: socket.socket, pid: int, output: Path,
+                 sandbox: Sandbox | None = None, oom_before: int = 0):
         self.sock, self.pid, self.output = sock, pid, output
+        self.sandbox, self.oom_before = sandbox, oom_before
         self.alive = True
+        self.reaped = False
         import numpy
         import torch
 
@@ -437,11 +568,16 @@ class Child:
             self.kill()
             return CallResult(False, timed_out=True, output=self.read_output())
         except (EOFError, OSError, ProtocolError) as exc:
-            self.kill()
             crashed = not isinstance(exc, ProtocolError)
-            return CallResult(False, crashed=crashed, output=self.read_output(),
-                              error=None if crashed else {"type": "ProtocolError",
-                                                          "message": str(exc)})
+            death = self.death() if crashed else None
+            self.kill()
+            result = CallResult(False, crashed=crashed, output=self.read_output(),
+                                error=None if crashed else {"type": "ProtocolError",
+                                                            "message": str(exc)},
+                                death=death)
+            if death is not None and death.cause == "threads":
+                result.forbidden = [THREADS_LABEL]
+            return result
         guard = _guard_problem(reply, msg) if msg.get("cmd") == "call" else None
         if not reply.get("ok"):
             error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
@@ -449,7 +585,8 @@ class Child:
             families = {f.split(":")[0] for f in forbidden}
             forbidden += [d for d in _denied(error) if d.split(":")[0] not in families]
             return CallResult(False, error=error, stage=str(reply.get("stage", "")),
-                              forbidden=forbidden, guard=guard)
+                              forbidden=forbidden, guard=guard,
+                              scratch_bytes=self._scratch_bytes())
         try:
             value = self.codec.decode(reply.get("value", {"t": "py", "v": None}), reply_blobs)
             after = self.codec.decode(reply.get("args_after", {"t": "list", "items": []}),
@@ -462,8 +599,36 @@ class Child:
                           forbidden=_str_list(reply.get("forbidden")),
                           elapsed=float(reply.get("elapsed", 0.0)), guard=guard)
 
+    def _scratch_bytes(self) -> int:
+        box = self.sandbox
+        return box.limits.scratch_bytes if box and box.facilities.get("scratch") else 0
+
+    def death(self) -> Death | None:
+        """Why the process ended (its connection closed): the zygote reaps it and reports
+        its exit status; one that closed the connection but still runs is stopped first."""
+        if self.sandbox is None:
+            return None
+        status = self.sandbox.child_status(self.pid, wait=2.0)
+        closed = bool(status.get("running"))
+        if closed:
+            self.kill()
+            status = self.sandbox.child_status(self.pid, wait=5.0)
+        # Reaped (or not the zygote's): its pid may be reused, so it is never signalled.
+        self.reaped = not status.get("running") and bool(status)
+        limits, facts = self.sandbox.limits, self.sandbox.facilities
+        cgroup = self.sandbox.cgroup
+        return Death(signal=_int_or_none(status.get("signal")),
+                     exit_code=_int_or_none(status.get("exit_code")),
+                     cpu_s=float(status.get("cpu_s") or 0.0),
+                     oom_kill=oom_kills(cgroup) > self.oom_before, closed=closed,
+                     memory_bytes=limits.memory_bytes, cgroup=bool(facts.get("cgroup")),
+                     cpu_limit=limits.cpu_seconds)
+
     def load(self, module: str, timeout: float) -> CallResult:
-        return self._exchange({"cmd": "import", "module": module}, [], timeout)
+        result = self._exchange({"cmd": "import", "module": module}, [], timeout)
+        if not result.ok and not result.stage:
+            result.stage = "import"  # a crash or a timeout while importing, kept as such
+        return result
 
     def call(self, module: str, fn: str, args: list, timeout: float,
              no_autograd: bool = False, keep: tuple[int, ...] = (),
@@ -505,6 +670,9 @@ class Child:
             return ""
 
     def kill(self) -> None:
+        if self.reaped and self.alive:
+            self.alive = False
+            self.sock.close()
         if not self.alive:
             return
         self.alive = False
@@ -522,6 +690,10 @@ class Child:
             except OSError:
                 pass
         self.kill()
+
+
+def _int_or_none(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _memfd(data: bytes) -> int:
@@ -571,5 +743,5 @@ def _str_list(value) -> list[str]:
     return [v for v in labels if v.split(":", 1)[0] in families][:20]
 
 
-__all__ = ["CallResult", "Child", "Handle", "Limits", "Sandbox", "SandboxUnavailable",
-           "copy_submission_source"]
+__all__ = ["CallResult", "Child", "Death", "Handle", "Limits", "Sandbox", "SandboxUnavailable",
+           "THREADS", "copy_submission_source"]

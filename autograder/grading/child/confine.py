@@ -49,6 +49,9 @@ PR_SET_NO_NEW_PRIVS = 38
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
 CLONE_NEWNET, CLONE_NEWIPC = 0x40000000, 0x08000000
 MS_BIND, MS_REC, MS_PRIVATE, MS_RDONLY = 4096, 16384, 1 << 18, 1
+MS_NOSUID, MS_NODEV = 2, 4
+#: Files and folders the scratch tmpfs may hold: an empty file costs kernel memory too.
+SCRATCH_INODES = 16384
 
 #: Landlock ABI needed for every protection: 6 adds signal and abstract-socket scoping.
 FULL_ABI = 6
@@ -220,6 +223,82 @@ def expose(blocked: list[str], needed: list[str]) -> None:
         os.close(fd)
 
 
+def mount_scratch(folder: str, size: int, owner: int | None) -> None:
+    """Cover `folder` (the private copy) with a tmpfs of `size` bytes in a new private mount
+    namespace and copy its files into it: the student's only writable folder then has a
+    fixed total size (ENOSPC beyond it), lives in memory that the cgroup counts, and is gone
+    when the child ends. The files are where the child expects them; the judge, in its own
+    namespace, still sees the copy it made. Needs CAP_SYS_ADMIN over the mount namespace:
+    root, or (an ordinary user) the user namespace of ``unshare_network``."""
+    source = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if _libc.unshare(CLONE_NEWNS) != 0:
+            raise _err("unshare(CLONE_NEWNS)")
+        if _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+            raise _err("mount --make-rprivate /")
+        options = f"size={size},nr_inodes={SCRATCH_INODES},mode=0700"
+        if owner is not None:
+            options += f",uid={owner},gid={owner}"
+        if _libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                       options.encode()) != 0:
+            raise _err(f"mount tmpfs on {folder}")
+        target = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            _copy_tree(source, target, owner)
+        finally:
+            os.close(target)
+    finally:
+        os.close(source)
+
+
+def _copy_tree(source: int, target: int, owner: int | None, depth: int = 0) -> None:
+    """Copy regular files and folders from one open folder to another, by descriptor (no
+    path is looked up twice, no link is followed). The tree is the judge's own copy."""
+    if depth > 64:
+        return
+    for entry in os.scandir(source):
+        if entry.is_dir(follow_symlinks=False):
+            os.mkdir(entry.name, 0o700, dir_fd=target)
+            sub_s = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
+                            dir_fd=source)
+            sub_t = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
+                            dir_fd=target)
+            try:
+                if owner is not None:
+                    os.fchown(sub_t, owner, owner)
+                _copy_tree(sub_s, sub_t, owner, depth + 1)
+            finally:
+                os.close(sub_s)
+                os.close(sub_t)
+        elif entry.is_file(follow_symlinks=False):
+            fin = os.open(entry.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=source)
+            fout = os.open(entry.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                           0o600, dir_fd=target)
+            try:
+                while chunk := os.read(fin, 1 << 20):
+                    os.write(fout, chunk)
+                if owner is not None:
+                    os.fchown(fout, owner, owner)
+            finally:
+                os.close(fin)
+                os.close(fout)
+
+
+def can_mount_scratch(as_root: bool, folder: str) -> bool:
+    """Whether mount_scratch works here (tried in a throwaway child on an empty folder)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if not as_root:
+                unshare_network(False)
+            mount_scratch(folder, 1 << 20, None)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
 def limit(which: int, value: int) -> None:
     try:
         resource.setrlimit(which, (value, value))
@@ -252,6 +331,14 @@ def gpu_devices() -> list[str]:
 
 
 # ---------------------------------------------------------------- seccomp
+# One thread, one process: torch keeps its dispatch modes (the run-time guard) per thread,
+# and a new process runs without the guard, so any clone, clone3, fork or vfork after the
+# child confined itself kills the whole process (SECCOMP_RET_KILL_PROCESS). The student's
+# code cannot catch, retry or hide that: the zygote reaps the child, sees SIGSYS and the
+# judge fails the test and flags the submission (sandbox.CallResult). EPERM would leave a
+# failed thread start for the student's code to swallow. Honest code needs no thread: the
+# zygote runs torch, OpenMP, MKL and OpenBLAS with one thread each.
+#
 # What Landlock does not mediate: changing modes and owners (a child running as the
 # instructor could open up the checkout, or make a setuid copy of the interpreter), other
 # processes' limits and priorities, kernel keyrings that outlive the process, memory that no
@@ -269,7 +356,8 @@ _SYSCALLS = {
                  319, 133, 259, 188, 189, 190,  # memfd_create, mknod(at), setxattr family
                  272, 308, 165, 166, 155, 161,  # unshare, setns, mount, umount2, pivot_root, chroot
                  323, 298, 321, 425, 426, 427),  # userfaultfd, perf_event_open, bpf, io_uring
-        "nosys": (435, 437),  # clone3, openat2: their arguments live in memory; libc falls back
+        "nosys": (437,),  # openat2: its arguments live in memory; libc falls back to openat
+        "spawn": (56, 435, 57, 58),  # clone, clone3, fork, vfork: the process is killed
         "clone": 56, "mode_arg": {257: 3, 2: 2, 85: 1},  # openat, open, creat
         "other_pid": {302: 0, 141: 1, 203: 0},  # prlimit64, setpriority, sched_setaffinity
         "x32": True,
@@ -278,7 +366,8 @@ _SYSCALLS = {
         "arch": 0xC00000B7,
         "deny": (52, 53, 452, 55, 54, 203, 200, 201, 202, 242, 117, 270, 271, 272, 217, 218,
                  219, 279, 33, 5, 6, 7, 97, 268, 40, 39, 41, 51, 282, 241, 280, 425, 426, 427),
-        "nosys": (435, 437),
+        "nosys": (437,),
+        "spawn": (220, 435),  # clone, clone3 (arm64 has no fork or vfork)
         "clone": 220, "mode_arg": {56: 3},
         "other_pid": {261: 0, 140: 1, 122: 0},
         "x32": False,
@@ -286,7 +375,7 @@ _SYSCALLS = {
 }
 _NS_FLAGS = 0x7E020000  # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
 _SETID_BITS = 0o6000
-_RET_ALLOW, _RET_KILL = 0x7FFF0000, 0x80000000
+_RET_ALLOW, _RET_KILL = 0x7FFF0000, 0x80000000  # KILL is SECCOMP_RET_KILL_PROCESS
 _EPERM, _ENOSYS = 1, 38
 
 
@@ -303,8 +392,10 @@ def seccomp_supported() -> bool:
     return os.uname().machine in _SYSCALLS
 
 
-def seccomp_program() -> list[tuple[int, int, int, int]]:
-    """The filter for this machine, as (code, jt, jf, k) instructions."""
+def seccomp_program(threads: bool = True) -> list[tuple[int, int, int, int]]:
+    """The filter for this machine, as (code, jt, jf, k) instructions. ``threads=False``
+    leaves thread and process creation as it was before the ban (clone3 ENOSYS, clone with
+    namespace flags EPERM): only for the benchmark and the tests that prove the ban matters."""
     table = _SYSCALLS[os.uname().machine]
     ld, jeq, jset, ret, jge = 0x20, 0x15, 0x45, 0x06, 0x35
 
@@ -317,8 +408,11 @@ def seccomp_program() -> list[tuple[int, int, int, int]]:
         prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, errno(_EPERM))]
     for nr in table["deny"]:
         prog += [(jeq, 0, 1, nr), (ret, 0, 0, errno(_EPERM))]
-    for nr in table["nosys"]:
+    for nr in table["nosys"] + (() if threads else (435,)):
         prog += [(jeq, 0, 1, nr), (ret, 0, 0, errno(_ENOSYS))]
+    if threads:
+        for nr in table["spawn"]:
+            prog += [(jeq, 0, 1, nr), (ret, 0, 0, _RET_KILL)]
 
     def check(nr: int, index: int, test: int, bits: int) -> list[tuple[int, int, int, int]]:
         # if nr matches: load the argument; (jset bits | jeq 0) -> EPERM; reload nr.
@@ -329,7 +423,8 @@ def seccomp_program() -> list[tuple[int, int, int, int]]:
         body.append((ld, 0, 0, 0))
         return [(jeq, 0, len(body), nr)] + body
 
-    prog += check(table["clone"], 0, jset, _NS_FLAGS)
+    if not threads:  # with the ban on, every clone is killed above, namespaces included
+        prog += check(table["clone"], 0, jset, _NS_FLAGS)
     for nr, index in table["mode_arg"].items():
         prog += check(nr, index, jset, _SETID_BITS)
     for nr, index in table["other_pid"].items():
@@ -338,9 +433,10 @@ def seccomp_program() -> list[tuple[int, int, int, int]]:
     return prog
 
 
-def apply_seccomp() -> None:
-    """Install the filter on this process and everything it starts."""
-    prog = seccomp_program()
+def apply_seccomp(threads: bool = True) -> None:
+    """Install the filter on this process (the last step: nothing runs after it that needs
+    a thread, a process or a denied call)."""
+    prog = seccomp_program(threads)
     array = (SockFilter * len(prog))(*[SockFilter(*ins) for ins in prog])
     fprog = SockFprog(len(prog), array)
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:

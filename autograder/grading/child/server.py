@@ -38,6 +38,14 @@ import confine  # noqa: E402
 from guard import Watch  # noqa: E402
 from wire import Codec, Handle, recv_msg, recv_with_fds, send_msg, shared_tensor  # noqa: E402
 
+# Honest code never needs a thread (the child may not start one: confine.py), so every
+# library that keeps a pool runs with one; set before numpy and torch are imported, since
+# OpenBLAS and OpenMP read them once, at load time.
+SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                     "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
+                     "VECLIB_MAXIMUM_THREADS": "1", "MKL_DYNAMIC": "FALSE",
+                     "OMP_DYNAMIC": "FALSE"}
+
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
 WATCH: Watch | None = None
@@ -165,6 +173,11 @@ def probe(config: dict) -> dict:
              "netns": "netns" not in off and confine.can_unshare(as_root),
              "mount": as_root and "mount" not in off,
              "seccomp": "seccomp" not in off and confine.seccomp_supported()}
+    facts["threads"] = facts["seccomp"] and "threads" not in off
+    # The bounded scratch needs a mount namespace of its own: root's, or (an ordinary user)
+    # one inside the user namespace that the network namespace brings.
+    facts["scratch"] = ("scratch" not in off and (as_root or facts["netns"])
+                        and confine.can_mount_scratch(as_root, config["probe_dir"]))
     missing = []
     abi = facts["landlock_abi"]
     if abi == 0:
@@ -178,6 +191,12 @@ def probe(config: dict) -> dict:
     if not facts["seccomp"]:
         missing.append(f"a seccomp filter for {os.uname().machine}: student code may change "
                        "file modes, other processes' limits and its keyrings")
+    if facts["seccomp"] and not facts["threads"]:
+        missing.append("the thread and process ban (switched off): student code may start "
+                       "threads and processes that the run-time guard does not watch")
+    if not facts["scratch"]:
+        missing.append("a bounded scratch space (a tmpfs could not be mounted): student code "
+                       "may fill the disk, one file at a time, within the per-file limit")
     if not facts["netns"]:
         missing.append("network namespaces (unprivileged user namespaces are disabled): "
                        "student code has the machine's network")
@@ -199,6 +218,7 @@ def zygote(control_fd: int, config: dict) -> None:
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     ctl = socket.socket(fileno=control_fd)
+    os.environ.update(SINGLE_THREAD_ENV)
     try:
         import numpy
         import torch
@@ -238,11 +258,39 @@ def zygote(control_fd: int, config: dict) -> None:
             for fd in fds:
                 os.close(fd)
             ctl.send(json.dumps({"pid": pid}).encode())
+        elif cmd == "status":
+            ctl.send(json.dumps(child_status(int(msg.get("pid", 0)),
+                                             float(msg.get("wait", 0)))).encode())
         elif cmd == "cleanup":
             ctl.send(json.dumps({"killed": cleanup_descendants(msg.get("uid"))}).encode())
         elif cmd == "exit":
             break
     cleanup_descendants()
+
+
+def child_status(pid: int, wait: float) -> dict:
+    """How a child ended, for the judge: the zygote is its parent, so only it can reap it
+    and read its exit status and resources. {"running": true} while it still runs."""
+    if pid <= 0:  # 0 and -1 would reap any child, not the one asked about
+        return {"unknown": True}
+    deadline = time.monotonic() + min(max(wait, 0.0), 10.0)
+    while True:
+        try:
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+        except ChildProcessError:
+            return {"unknown": True}  # not ours, or already reaped
+        if done:
+            break
+        if time.monotonic() >= deadline:
+            return {"running": True}
+        time.sleep(0.01)
+    report = {"cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+              "maxrss_bytes": usage.ru_maxrss * 1024}
+    if os.WIFSIGNALED(status):
+        report["signal"] = os.WTERMSIG(status)
+    else:
+        report["exit_code"] = os.waitstatus_to_exitcode(status)
+    return report
 
 
 def _probe_child(config: dict) -> dict:
@@ -310,6 +358,12 @@ def _confine(spec: dict, keep_fds: list[int]) -> None:
                        spec["read"] + spec["read_exec"] + [spec["dir"]])
     if spec.get("netns"):
         confine.unshare_network(as_root)
+    if spec.get("scratch"):
+        # After the namespaces (as an ordinary user, the user namespace gives the right to
+        # mount), before the uid drop, Landlock (its write rule names the new mount) and
+        # seccomp (which denies mount).
+        confine.mount_scratch(spec["dir"], int(spec["scratch_bytes"]),
+                              spec.get("uid") if as_root else None)
     if spec.get("uid") is not None:
         confine.drop_to(spec["uid"])
     processes = int(spec["max_processes"])
@@ -318,7 +372,13 @@ def _confine(spec: dict, keep_fds: list[int]) -> None:
     confine.limit(resource.RLIMIT_AS, confine.vm_size() + per_process)
     confine.limit(resource.RLIMIT_FSIZE, int(spec["file_bytes"]))
     confine.limit(resource.RLIMIT_CORE, 0)
-    confine.limit(resource.RLIMIT_CPU, int(spec["cpu_seconds"]))
+    # Soft limit SIGXCPU, hard one second later SIGKILL (for code that ignores SIGXCPU):
+    # the judge tells either from the CPU time the zygote reads when it reaps the child.
+    cpu = int(spec["cpu_seconds"])
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    except (ValueError, OSError):
+        pass
     confine.limit(resource.RLIMIT_NPROC, processes)
     # After the uid change, which clears the parent-death signal.
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -329,7 +389,9 @@ def _confine(spec: dict, keep_fds: list[int]) -> None:
                                write=[spec["dir"]],
                                devices=list(confine.DEVICES) + confine.gpu_devices(), abi=abi)
     if spec.get("seccomp"):
-        confine.apply_seccomp()  # last: the steps above need what it denies
+        # Last: the steps above need what it denies (mount, unshare), and from here on a
+        # new thread or process kills the child.
+        confine.apply_seccomp(threads=bool(spec.get("threads", True)))
 
 
 def child(fd: int, spec: dict) -> None:
