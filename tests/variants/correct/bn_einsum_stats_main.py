@@ -18,8 +18,9 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
         mean = torch.einsum("nchw->c", x) / m
         xc = x - mean[None, :, None, None]
         var = torch.einsum("nchw,nchw->c", xc, xc) / m
-        bn_param["running_mean"] = momentum * bn_param.get("running_mean", zeros) + (1 - momentum) * mean
-        bn_param["running_var"] = momentum * bn_param.get("running_var", zeros) + (1 - momentum) * var
+        rm, rv = bn_param.get("running_mean", zeros), bn_param.get("running_var", zeros)
+        bn_param["running_mean"] = momentum * rm + (1 - momentum) * mean
+        bn_param["running_var"] = momentum * rv + (1 - momentum) * var
     else:
         mean = bn_param.get("running_mean", zeros)
         var = bn_param.get("running_var", zeros)
