@@ -182,6 +182,9 @@ def test_every_aten_operator_of_a_banned_family_is_covered():
     ("g = getattr\n", "passes getattr around"),
     ("m = globals()['torch']\n", "globals()[...]"),
     ("from .. import elsewhere\n", "outside the package"),
+    ("import operator\nget = operator.attrgetter(''.join(['con', 'v2d']))\n",
+     "computed name (attrgetter)"),
+    ("from operator import methodcaller\ncall = methodcaller('__reduce__')\n", "__reduce__"),
     ("class T:\n    @classmethod\n    def __torch_function__(cls, f, t, a=(), k=None):\n"
      "        return f(*a)\n", "__torch_function__"),
 ])

@@ -116,20 +116,24 @@ FILES = (
 #: is listed itself: ``numpy`` allows ``from numpy import ...``, not ``import numpy.ctypeslib``.
 ALLOWED_IMPORTS = ("torch", "torch.nn", "torch.nn.functional", "torch.linalg", "torch.fft",
                    "numpy", "numpy.linalg", "numpy.lib.stride_tricks", "math", "typing",
-                   "functools", "itertools", "dataclasses", "collections", "collections.abc",
-                   "__future__")
+                   "functools", "itertools", "operator", "dataclasses", "collections",
+                   "collections.abc", "__future__")
 #: The students' own package: ``from . import helpers`` or ``import source.helpers``.
 OWN_PACKAGE = "source"
 
 
 def import_allowed(module: str) -> bool:
-    """Whether `import module` (or `from module import ...`) is on the assignment's list."""
+    """Whether `import module` (or `from module import ...`) is on the assignment's list.
+    The package's own modules count by their bare names too (``from gradcheck import ...``
+    in a file run as a script from ``source/``)."""
     return module in ALLOWED_IMPORTS or module == OWN_PACKAGE \
-        or module.startswith(OWN_PACKAGE + ".")
+        or module.startswith(OWN_PACKAGE + ".") or module in OWN_MODULES
 
 
 #: Files the package ships besides the graded ones (students' copies are kept by nbgrader).
 SHIPPED = ("__init__", "gradcheck")
+#: The package's own modules, by bare name.
+OWN_MODULES = frozenset({*(f.module for f in FILES), *SHIPPED[1:]})
 TAMPERING = "tampering"
 
 MODULES = {f.module: f for f in FILES}

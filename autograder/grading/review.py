@@ -54,6 +54,8 @@ _FRAME_ATTRS = frozenset({"f_back", "f_globals", "f_locals", "f_builtins", "f_co
 _DYNAMIC_CALLS = frozenset({"exec", "eval", "compile", "__import__", "vars", "globals",
                             "locals", "open", "breakpoint", "input"})
 _BY_NAME = frozenset({"getattr", "setattr", "delattr", "hasattr"})
+# operator's by-name helpers: attrgetter("name") and methodcaller("name") are getattr too.
+_BY_NAME_OPERATOR = frozenset({"attrgetter", "methodcaller"})
 # The guard object the child keeps in __main__.
 _GUARD = "WATCH"
 
@@ -187,6 +189,14 @@ class _Reviewer(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         self.called.add(id(node.func))
         fn = node.func.id if isinstance(node.func, ast.Name) else None
+        by_operator = node.func.attr if isinstance(node.func, ast.Attribute) else fn
+        if by_operator in _BY_NAME_OPERATOR and by_operator not in self.own:
+            names = [_literal(a) for a in node.args]
+            if not names or None in names:
+                self.flag(node, f"looks up an attribute by a computed name ({by_operator})")
+            else:
+                for name in names:
+                    self._attribute(node, None, name.split(".")[-1])
         if fn in _DYNAMIC_CALLS and fn not in self.own:
             self.flag(node, f"calls {fn}()")
         elif fn in _BY_NAME and fn not in self.own and node.args:
