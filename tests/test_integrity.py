@@ -628,6 +628,22 @@ def test_memory_bomb_fails_that_test_only(name, any_sb, templates, tmp_path):
     assert "memory" in output.lower() or "MemoryError" in output, output
 
 
+def test_one_process_without_a_cgroup_has_the_whole_memory_budget(templates, tmp_path):
+    """With no memory cgroup the bound is per process; the seccomp filter lets no second
+    process exist, so the one child may use the whole budget, not a quarter of it."""
+    code = ("_ref = cross_corr_2d\n\n\ndef cross_corr_2d(X, K):\n"
+            "    if tuple(X.shape) == (3, 3) and tuple(K.shape) == (2, 2):  # the worked example\n"
+            "        big = torch.ones(1536 * 2**20 // 4)  # 1.5 GiB, over a quarter of 3 GiB\n"
+            "        assert float(big[-1]) == 1.0\n"
+            "    return _ref(X, K)\n")
+    sub = plant(templates, tmp_path, "ref", "cross_correlation", "import torch\n" + code)
+    with Sandbox(slot=24, disable=("cgroup",)) as box:
+        assert any("one process of 3072 MiB" in n for n in box.notes), box.notes
+        result = run(sub, box)
+    assert by_test(result)["cc_worked_example"]["score"] == points.TESTS["cc_worked_example"][1]
+    assert section(result, "cross_correlation") == 15, by_test(result)
+
+
 # ------------------------------------------------------------------ leftover processes
 
 def _leftovers(mark: str) -> list[str]:
@@ -693,8 +709,11 @@ def test_no_process_outlives_the_submission(any_sb, templates, tmp_path):
     mark = f"{os.getpid()}-{time.monotonic_ns()}"
     result = run(plant(templates, tmp_path, "stub", "cross_correlation", LINGER % mark), any_sb)
     assert section(result, "cross_correlation") == 0
-    started = by_test(result)["cc_worked_example"]["output"]
-    assert "started" in started and "started 0" not in started, started
+    # The first thread or process the module starts at import ends the child (seccomp), so
+    # nothing it started can be left behind, and the attempt is named, not guessed.
+    output = by_test(result)["cc_worked_example"]["output"]
+    assert sandbox_mod.THREADS in output, output
+    assert any(sandbox_mod.THREADS in flag for flag in result["flags"]), result["flags"]
     assert _leftovers(mark) == []
 
 

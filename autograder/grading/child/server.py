@@ -203,6 +203,9 @@ def probe(config: dict) -> dict:
     processes, memory = int(config["max_processes"]), int(config["memory_bytes"])
     if facts["cgroup"]:
         facts["memory"] = f"a cgroup of {memory >> 20} MiB for all of a submission's processes"
+    elif facts["threads"]:
+        facts["memory"] = (f"one process of {memory >> 20} MiB (no memory cgroup could be made; "
+                           "the seccomp filter allows no second process)")
     else:
         facts["memory"] = (f"at most {processes} processes of {memory // processes >> 20} MiB "
                            "each (no memory cgroup could be made)")
@@ -368,7 +371,10 @@ def _confine(spec: dict, keep_fds: list[int]) -> None:
         confine.drop_to(spec["uid"])
     processes = int(spec["max_processes"])
     memory = int(spec["memory_bytes"])
-    per_process = memory if spec.get("cgroup") else memory // processes
+    # One process can exist when the seccomp filter kills the first clone or fork: it may
+    # have the whole budget. Otherwise the process cap times this limit is the bound.
+    single = spec.get("seccomp") and spec.get("threads", True)
+    per_process = memory if spec.get("cgroup") or single else memory // processes
     confine.limit(resource.RLIMIT_AS, confine.vm_size() + per_process)
     confine.limit(resource.RLIMIT_FSIZE, int(spec["file_bytes"]))
     confine.limit(resource.RLIMIT_CORE, 0)
