@@ -37,8 +37,8 @@ def unzip(archive: Path, dest: Path, label: str, notes: list[str]) -> bool:
             total = 0
             for info in infos:
                 name = PurePosixPath(info.filename.replace("\\", "/"))
-                mode = info.external_attr >> 16
-                if info.is_dir() or (mode and not stat.S_ISREG(mode)):
+                kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no type recorded
+                if info.is_dir() or kind not in (0, stat.S_IFREG):
                     continue  # folders are made as needed; links and devices never
                 if (name.is_absolute() or ".." in name.parts or ignored(str(name))
                         or not name.parts):
