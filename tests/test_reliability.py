@@ -22,7 +22,6 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -31,6 +30,8 @@ import pytest
 
 from autograder import build, points
 from autograder.grading import batch, grade, gradescope_run, reports, zips
+from tests import fault_injection
+from tests.ordinary_user import run_as_user, user_folder
 from tests.test_reports import make_result
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,24 +75,7 @@ def _journal(out: Path, name: str = "g") -> list[str]:
 # ------------------------------------------------------------------ a fault of the grader
 
 def _inject_fault(monkeypatch, victim: str) -> None:
-    """A judge-side exception (like the SystemError of ast.parse under --jobs 2) in the
-    middle of the hidden tests of one submission only."""
-    current = threading.local()
-    read_notebook, run_hidden_test = grade.read_notebook, grade.run_hidden_test
-
-    def reading(path):
-        current.name = Path(path).name
-        return read_notebook(path)
-
-    def running(test, *args, **kwargs):
-        if getattr(current, "name", None) == victim and test.name != next(iter(
-                grade.hidden_tests.TESTS)):
-            raise SystemError("<built-in function compile> returned NULL without "
-                              "setting an exception")
-        return run_hidden_test(test, *args, **kwargs)
-
-    monkeypatch.setattr(grade, "read_notebook", reading)
-    monkeypatch.setattr(grade, "run_hidden_test", running)
+    fault_injection.inject(victim, monkeypatch.setattr)
 
 
 def test_a_grader_fault_costs_only_its_submission_and_is_never_kept(
@@ -156,6 +140,39 @@ def test_a_grader_fault_costs_only_its_submission_and_is_never_kept(
     assert batch.run_grade_command(_args([subs[0]], out, name="late")) == 0
     assert (out / "late-alice-feedback.md").is_file()
     assert (out / "g-alice-feedback.md").read_bytes() == before
+
+
+@pytest.mark.parametrize("mode", ["root", "user"])
+def test_a_grader_fault_from_the_command_line(tmp_path, solution, mode):
+    """The real command in a subprocess, as root and as an ordinary user: one submission
+    of three (one of them zipped) meets a fault of the judge under --jobs 2."""
+    base = tmp_path / "base"
+    subs = _class(base, solution)
+    files = [p.relative_to(subs[2]).as_posix() for p in subs[2].rglob("*") if p.is_file()]
+    carol = _zip(base / "class" / "carol.zip", {f"carol/{r}": subs[2] / r for r in files})
+    shutil.rmtree(subs[2])
+    subs[2] = carol
+    out = base / "out"
+    grade_cmd = ["grade", *map(str, subs), "--jobs", "2", "--json", str(out / "g.json")]
+
+    def run(cmd: list[str]) -> subprocess.CompletedProcess:
+        if mode == "user":
+            user_folder(base)
+            return run_as_user(cmd, cwd=REPO, env={"HOME": str(base)}, folders=(base,))
+        return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+    faulty = run([sys.executable, "-m", "tests.fault_injection", "bob", *grade_cmd])
+    assert faulty.returncode == 1, faulty.stderr
+    assert "Traceback" in faulty.stderr and "SystemError" in faulty.stderr
+    doc = {s["submission"]: s for s in json.loads((out / "g.json").read_text())["submissions"]}
+    assert {t["status"] for t in doc["bob"]["tests"]} == {"error"}
+    assert doc["alice"]["score"] == doc["carol.zip"]["score"] == AUTOGRADED
+    assert sorted(_journal(out)) == ["alice", "carol.zip"]
+    again = run([sys.executable, "-m", "autograder", *grade_cmd])
+    assert again.returncode == 0, again.stderr
+    assert "reused 2 of 3 results" in again.stdout
+    doc = {s["submission"]: s for s in json.loads((out / "g.json").read_text())["submissions"]}
+    assert doc["bob"]["score"] == AUTOGRADED
 
 
 def test_an_answer_the_judge_cannot_read_is_error_and_not_journaled(tmp_path, solution,
