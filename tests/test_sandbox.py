@@ -469,7 +469,7 @@ def test_folders_of_the_same_name_keep_distinct_results(graded):
     assert _section(first, "cross_correlation") == 15
     assert _section(second, "cross_correlation") == 0
     feedback = sorted(p.name for p in graded.out.glob("*alice*-feedback.md"))
-    assert feedback == ["g-section1__alice-feedback.md", "g-section2__alice-feedback.md"]
+    assert feedback == ["grades-section1__alice-feedback.md", "grades-section2__alice-feedback.md"]
 
 
 def test_the_sandbox_says_what_is_in_force(graded):
