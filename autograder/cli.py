@@ -54,7 +54,13 @@ def _figures(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     from .grading.batch import run_grade_command
 
-    return run_grade_command(args)
+    try:
+        return run_grade_command(args)
+    except KeyboardInterrupt:
+        # Ctrl-C outside the batch itself (starting, writing the reports): what was
+        # finished is in the journal.
+        print("interrupted; run the same command to resume", file=sys.stderr)
+        return 130
 
 
 def _similarity(args: argparse.Namespace) -> int:

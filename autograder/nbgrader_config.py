@@ -32,6 +32,18 @@ c.Autograde.exclude_overwriting = {"hw1": assignment.exclude_overwriting()}
 # exactly as `python -m autograder release` does.
 c.GenerateAssignment.post_convert_hook = "autograder.nbgrader_plugin.strip_release"
 
+# One student's damaged nbgrader metadata (an old schema_version, a cell without a
+# cell_type) is repaired and named in the log instead of stopping autograde for everyone
+# after that student: our repair runs before nbgrader's own sanitizing steps.
+c.Autograde.sanitize_preprocessors = [
+    "autograder.nbgrader_plugin.RepairCellMetadata",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # Autograded scores come from the isolated grader, never from a kernel that ran student
 # code: no Execute step; IsolatedGrade fills the grade cells with the isolated results.
 c.Autograde.autograde_preprocessors = [

@@ -33,6 +33,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 
 from . import points
+from .grading.results import has_error
 
 NOTEBOOK_ID = "assignment"  # grade_submission reads <submission>/assignment.ipynb
 RESOURCE_KEY = "isolated_grade"
@@ -186,6 +187,91 @@ def _is_autograded_cell(cell) -> bool:
     return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
 
 
+class RepairCellMetadata(NbGraderPreprocessor):
+    """First of autograde's sanitizing steps: a notebook whose nbgrader metadata a student
+    (or an old editor) damaged is repaired, not fatal.
+
+    nbgrader stops the whole ``autograde`` at a cell whose ``schema_version`` is old
+    (``SchemaTooOldError`` is re-raised by ``BaseConverter.convert_notebooks``: every
+    student after it is never graded), and its ``ClearOutput`` fails on a cell without a
+    ``cell_type``. Here each cell whose metadata nbgrader's own validator refuses gets
+    the metadata of the release cell with the same grade id (the student's text is
+    kept; nbgrader's ``OverwriteCells`` then restores what it always restores), a cell
+    without a type gets its release cell's type, and a log line names the cell and the
+    damage. Metadata of a grade id the assignment does not have is dropped.
+    """
+
+    def _release_cells(self, resources) -> dict[str, nbformat.NotebookNode]:
+        coursedir = _coursedir(self)
+        info = resources["nbgrader"]
+        folder = Path(coursedir.format_path(coursedir.source_directory, ".",
+                                            info["assignment"]))
+        path = folder / f"{info['notebook']}.ipynb"
+        if not path.is_file():
+            return {}
+        release = nbformat.read(path, as_version=4)
+        return {c.metadata["nbgrader"]["grade_id"]: c for c in release.cells
+                if "grade_id" in c.get("metadata", {}).get("nbgrader", {})}
+
+    def preprocess(self, nb, resources):
+        from nbgrader.nbgraderformat import MetadataValidator
+
+        validator = MetadataValidator()
+        release = self._release_cells(resources)
+        who = f"{resources['nbgrader']['student']}: {resources['nbgrader']['notebook']}.ipynb"
+        for index, cell in enumerate(nb.cells, start=1):
+            meta = cell.setdefault("metadata", nbformat.NotebookNode())
+            nbg = meta.get("nbgrader")
+            grade_id = nbg.get("grade_id") if isinstance(nbg, dict) else None
+            where = f"{who} cell {index}" + (f" (grade id {grade_id!r})" if grade_id else "")
+            if cell.get("cell_type") not in ("code", "markdown", "raw"):
+                kind = release[grade_id].cell_type if grade_id in release else (
+                    "code" if "outputs" in cell else "markdown")
+                self.log.warning("%s has no valid cell_type (%r); repaired as %s", where,
+                                 cell.get("cell_type"), kind)
+                cell["cell_type"] = kind
+            if cell.cell_type == "code":
+                cell.setdefault("outputs", [])
+                cell.setdefault("execution_count", None)
+            if nbg is None:
+                continue
+            try:
+                if not isinstance(nbg, dict):
+                    raise TypeError(f"nbgrader metadata is a {type(nbg).__name__}")
+                validator.validate_cell(cell)
+                continue
+            except Exception as exc:  # any damage: SchemaTooOld, ValidationError, ...
+                damage = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if grade_id in release:
+                meta["nbgrader"] = nbformat.NotebookNode(
+                    json.loads(json.dumps(release[grade_id].metadata["nbgrader"])))
+                self.log.warning("%s: damaged nbgrader metadata (%s); restored from the "
+                                 "release, the student's text is kept", where, damage)
+            else:
+                del meta["nbgrader"]
+                self.log.warning("%s: damaged nbgrader metadata (%s) of a cell the "
+                                 "assignment does not have; removed", where, damage)
+        self._deduplicate(nb, who)
+        return nb, resources
+
+    def _deduplicate(self, nb, who: str) -> None:
+        """A grade id that occurs twice counts by its last cell, as in nbgrader's
+        DeduplicateIds, which however leaves ``"nbgrader": {}`` on the others: metadata of
+        schema version 0, which its own CheckCellMetadata then refuses for the whole run.
+        Here the earlier copies lose their nbgrader metadata altogether."""
+        seen: set[str] = set()
+        for index in range(len(nb.cells), 0, -1):
+            meta = nb.cells[index - 1].get("metadata", {})
+            grade_id = meta.get("nbgrader", {}).get("grade_id")
+            if grade_id is None:
+                continue
+            if grade_id in seen:
+                del meta["nbgrader"]
+                self.log.warning("%s cell %d: grade id %r occurs again further down; this "
+                                 "copy is graded as an ordinary cell", who, index, grade_id)
+            seen.add(grade_id)
+
+
 class IsolatedGrade(NbGraderPreprocessor):
     """Fill the autograded cells with the isolated grader's section scores."""
 
@@ -216,6 +302,12 @@ class IsolatedGrade(NbGraderPreprocessor):
         if not (folder / f"{NOTEBOOK_ID}.ipynb").is_file():
             raise RuntimeError(f"submitted notebook not found at {folder}")
         result = dict(grade_folder(folder, self.sandbox_slot), submission=student)
+        if has_error(result):
+            # A fault of the grader is never a score: nbgrader records this submission as
+            # failed (and grades the others); the next autograde grades it again.
+            raise RuntimeError(
+                f"the isolated grader failed on {student}/{assignment}; nothing recorded, "
+                "run autograde again: " + "; ".join(result["flags"]))
         info[RESOURCE_KEY] = result
         sections = ", ".join(f"{k} {v['score']:g}/{v['max_score']:g}"
                              for k, v in result["sections"].items())

@@ -154,7 +154,7 @@ def test_grade_command_outputs_validate(solution_dir, stub_dir, tmp_path, capsys
     for name in ("reference", "stubs"):
         gs = json.loads((tmp_path / "gs" / name / "results.json").read_text())
         reports.validate(gs, "gradescope")
-    assert (tmp_path / "reference-feedback.md").is_file()
+    assert (tmp_path / "g-reference-feedback.md").is_file()
     assert (tmp_path / "g-report.md").is_file()
 
 
@@ -481,7 +481,7 @@ def test_csv_alone_also_gets_feedback_and_report(stub_dir, tmp_path):
                               json=None, csv=str(tmp_path / "class.csv"), gradescope=None)
     assert batch.run_grade_command(args) == 0
     assert (tmp_path / "class.csv").is_file()
-    assert (tmp_path / "stubs-feedback.md").is_file()
+    assert (tmp_path / "class-stubs-feedback.md").is_file()
     assert (tmp_path / "class-report.md").is_file()
     assert (tmp_path / "class-histograms.png").is_file()
 

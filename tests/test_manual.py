@@ -122,9 +122,9 @@ def test_grade_command_merges_into_every_output(tmp_path):
     assert "15 for alice" in proc.stdout and "22.5 for bob" in proc.stdout
     rows = {r[0]: r for r in csv.reader((out / "g.csv").open())}
     assert rows["alice"][1] == "48" and rows["alice"][3] == "15"
-    feedback = (out / "alice-feedback.md").read_text()
+    feedback = (out / "g-alice-feedback.md").read_text()
     assert "| (a) | 2 / 2.5 |" in feedback and "**Score so far: 48 / 65**" in feedback
-    assert "| (a) |" not in (out / "bob-feedback.md").read_text()
+    assert "| (a) |" not in (out / "g-bob-feedback.md").read_text()
     assert "merged with `--manual`" in (out / "g-report.md").read_text()
 
     # A bad row stops the command before anything is graded or written.

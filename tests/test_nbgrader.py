@@ -381,3 +381,46 @@ def test_feedback_verdicts_and_flags_agree_with_grade_on_every_variant(course):
                 assert "Flags: " + "; ".join(result["flags"]) in text, (student, grade_id)
             else:
                 assert "Flags:" not in text, (student, grade_id)
+
+
+# ------------------------------------------------------------------ one damaged notebook
+
+def _damaged(dest: Path, damage: str) -> None:
+    """The reference, with the notebook damaged the way issue 19.5 saw it."""
+    build.solution(dest)
+    nb = json.loads((dest / build.NOTEBOOK).read_text())
+    index = next(i for i, c in enumerate(nb["cells"])
+                 if c["metadata"].get("nbgrader", {}).get("grade_id") == "warmup_a")
+    if damage == "schema":
+        nb["cells"][index]["metadata"]["nbgrader"]["schema_version"] = 1
+    else:  # a duplicated grade cell that lost its cell_type
+        copy = json.loads(json.dumps(nb["cells"][index]))
+        del copy["cell_type"]
+        nb["cells"].insert(index + 1, copy)
+    (dest / build.NOTEBOOK).write_text(json.dumps(nb))
+
+
+def test_one_damaged_notebook_never_stops_autograde(tmp_path):
+    """alice, bob (an old schema_version), carol (a grade cell without cell_type), dave:
+    every one is graded, the damaged ones by their code too, and the log names the cell."""
+    course = tmp_path / "repo" / "autograder"
+    shutil.copytree(REPO / "autograder", course, ignore=shutil.ignore_patterns(*NBGRADER_WORK))
+    shutil.copy(REPO / "written_answers.md", tmp_path / "repo" / "written_answers.md")
+    _nbgrader(course, "generate_assignment", ASSIGNMENT)
+    submitted = course / "submitted"
+    build.solution(submitted / "alice" / ASSIGNMENT)
+    _damaged(submitted / "bob" / ASSIGNMENT, "schema")
+    _damaged(submitted / "carol" / ASSIGNMENT, "cell_type")
+    build.solution(submitted / "dave" / ASSIGNMENT)
+    proc = _nbgrader(course, "autograde", ASSIGNMENT, "--IsolatedGrade.sandbox_slot=15",
+                     timeout=600)
+    log = proc.stdout + proc.stderr
+    assert "bob: assignment.ipynb cell" in log and "grade id 'warmup_a'" in log
+    assert "Outdated schema version: 1 (expected 3)" in log
+    assert re.search(r"carol: assignment\.ipynb cell \d+ \(grade id 'warmup_a'\) has no "
+                     r"valid cell_type", log), log
+    autograded = points.total_max() - sum(points.MANUAL.values())
+    with _gradebook(course) as gb:
+        for student in ("alice", "bob", "carol", "dave"):
+            submission = gb.find_submission(ASSIGNMENT, student)
+            assert submission.score == pytest.approx(autograded), student

@@ -193,7 +193,7 @@ def test_grade_scores_the_class(term):
     assert scores["carol"]["sections"]["warmup"]["manual_pending"] == 0.0
     assert scores["alice"]["sections"]["warmup"]["manual_pending"] == 22.5
     assert (term / "out" / "gradescope" / "alice" / "results.json").is_file()
-    assert (term / "out" / "alice-feedback.md").is_file()
+    assert (term / "out" / "grades-alice-feedback.md").is_file()
 
 
 def test_grade_manual_merges_the_hand_graded_points(term):

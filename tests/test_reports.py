@@ -315,8 +315,8 @@ def _source_lines() -> set[str]:
 
 def test_feedback_has_every_message_and_no_source(tmp_path, results):
     written = reports.write_feedback(results, tmp_path / "fb")
-    assert [p.name for p in written] == ["alice-feedback.md", "bob-feedback.md",
-                                         "carol-feedback.md"]
+    assert [p.name for p in written] == ["grades-alice-feedback.md", "grades-bob-feedback.md",
+                                         "grades-carol-feedback.md"]
     source = _source_lines()
     for path, result in zip(written, results, strict=True):
         text = path.read_text()
@@ -326,7 +326,7 @@ def test_feedback_has_every_message_and_no_source(tmp_path, results):
             assert t["output"] in text
             assert f"`{t['name']}`" in text
         for flag in result["flags"]:
-            assert flag in text
+            assert reports.md(flag) in text
         assert "hand" in text.lower()
         assert not any(line in text for line in source)
         assert "def " not in text and "import " not in text

@@ -630,7 +630,7 @@ def test_folders_of_the_same_name_keep_distinct_results(graded):
     assert _section(first, "cross_correlation") == 15
     assert _section(second, "cross_correlation") == 0
     feedback = sorted(p.name for p in graded.out.glob("*alice*-feedback.md"))
-    assert feedback == ["section1__alice-feedback.md", "section2__alice-feedback.md"]
+    assert feedback == ["grades-section1__alice-feedback.md", "grades-section2__alice-feedback.md"]
 
 
 def test_the_sandbox_says_what_is_in_force(graded):
@@ -728,7 +728,7 @@ def test_hostile_text_reaches_no_output_raw(graded):
     assert "reversed" in output
     for raw in ("\x1b", "\u202e", "\ud800"):
         assert raw not in output
-    feedback = (graded.out / "bad_text-feedback.md").read_text(encoding="utf-8")
+    feedback = (graded.out / "grades-bad_text-feedback.md").read_text(encoding="utf-8")
     assert "reversed" in feedback and "\x1b" not in feedback
     assert "\x1b" not in graded.proc.stdout
 

@@ -13,13 +13,14 @@ import json
 import os
 import queue
 import sys
+import tempfile
 import threading
 import traceback
 from pathlib import Path
 
 from .. import points
-from . import files, reports
-from .results import GRADER_ERROR, TestResult
+from . import files, reports, zips
+from .results import has_error
 from .sandbox import MAX_FILE_BYTES, Limits, Sandbox
 
 DEFAULT_SEED = 20261128  # grade.py's; kept here so that the batch can start before torch
@@ -73,6 +74,7 @@ class Journal:
     def __init__(self, path: Path | None):
         self.path = path
         self.done: dict[tuple[str, str], dict] = {}
+        self.reused = 0  # results taken from the journal by this run
         self.lock = threading.Lock()
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,8 +94,9 @@ class Journal:
             for line in text.splitlines():
                 try:
                     entry = json.loads(line)
-                    self.done[(entry["path"], entry["fingerprint"])] = entry["result"]
-                except (ValueError, KeyError, TypeError):
+                    if not has_error(entry["result"]):  # written by an older grader
+                        self.done[(entry["path"], entry["fingerprint"])] = entry["result"]
+                except (ValueError, KeyError, TypeError, AttributeError):
                     continue
 
     def _append(self, text: str) -> None:
@@ -105,29 +108,63 @@ class Journal:
             os.close(fd)
 
     def get(self, path: Path, fp: str) -> dict | None:
-        return self.done.get((str(path.resolve()), fp))
+        found = self.done.get((str(path.resolve()), fp))
+        if found is not None:
+            self.reused += 1
+        return found
 
     def add(self, path: Path, fp: str, result: dict) -> None:
-        if self.path is None:
+        """Record a finished result; one the grader failed on is never kept (SPEC: its
+        tests are "error", never final), so the next run grades it again."""
+        if self.path is None or has_error(result):
             return
         line = json.dumps({"path": str(path.resolve()), "fingerprint": fp, "result": result})
         with self.lock:
             self._append(line + "\n")
 
 
-def _failed_result(path: Path, seed: int, error: str) -> dict:
-    from .grade import assemble
+class Interrupted(Exception):
+    """Ctrl-C during a batch: what was finished is in the journal."""
 
-    tests = [TestResult.of(n, 0.0, "not graded: the grader failed on this submission")
-             for n in points.TESTS]
-    return assemble(path.name, tests, [f"{GRADER_ERROR}: {error}"], 0.0, seed, 0.0)
+    def __init__(self, done: int, total: int):
+        super().__init__(f"{done} of {total} graded")
+        self.done, self.total = done, total
+
+
+def _zip_fingerprint(path: Path, seed: int, grader: str) -> str:
+    digest = hashlib.sha256(f"zip;seed={seed};grader={grader};"
+                            f"points={sorted(points.TESTS.items())}".encode())
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _grade_path(path: Path, seed: int, sandbox: Sandbox, timeout: float | None) -> dict:
+    """grade_submission on a folder, or on a zip unpacked into a private folder."""
+    from .grade import grade_submission
+
+    if not zips.is_zip(path):
+        return grade_submission(path, seed=seed, sandbox=sandbox, timeout=timeout)
+    with tempfile.TemporaryDirectory(prefix="autograder-zip-") as tmp:
+        notes: list[str] = []
+        zips.unzip(path, Path(tmp), path.name, notes)
+        result = grade_submission(zips.submission_root(Path(tmp)), seed=seed,
+                                  sandbox=sandbox, timeout=timeout)
+    result["submission"] = path.name
+    result["flags"] = list(dict.fromkeys(notes + result["flags"]))
+    return result
 
 
 def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
                timeout: float | None = None, journal: Journal | None = None,
                show_progress: bool | None = None, limits: Limits | None = None,
                require_sandbox: bool = False, meanwhile=None) -> list[dict]:
-    """Grade every path; results come back in the order of paths."""
+    """Grade every path (a folder or a zip); results come back in the order of paths.
+
+    A fault of the grader on one submission costs that submission only: its tests are
+    "error" (never journaled) and the others are graded. Ctrl-C raises ``Interrupted``
+    after stopping the sandboxes; nothing graded after that moment is recorded."""
     seed = DEFAULT_SEED if seed is None else seed
     journal = journal or Journal(None)
     results: list[dict | None] = [None] * len(paths)
@@ -135,7 +172,10 @@ def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
     prints: list[tuple[int, str]] = []
     grader = grader_fingerprint()
     for index, path in enumerate(paths):
-        fp = fingerprint(path, seed, grader) if path.is_dir() else "missing"
+        if zips.is_zip(path):
+            fp = _zip_fingerprint(path, seed, grader)
+        else:
+            fp = fingerprint(path, seed, grader) if path.is_dir() else "missing"
         cached = journal.get(path, fp)
         if cached is not None:
             results[index] = cached
@@ -145,13 +185,14 @@ def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
     bar = reports.progress(range(pending), total=pending, enabled=show_progress)
     bar_iter = iter(bar)
     lock = threading.Lock()
+    stop = threading.Event()
     fatal: list[BaseException] = []
     # The zygotes import torch while this process does the same: start them first.
     sandboxes = [Sandbox(slot=slot, limits=limits, require=require_sandbox)
                  for slot in range(min(max(1, jobs), pending))]
     for sandbox in sandboxes:
         sandbox.launch()
-    from .grade import grade_submission
+    from .grade import GRADER_FAILURE, grader_failed_result
 
     if meanwhile is not None:  # while the zygotes finish starting
         threading.Thread(target=meanwhile, daemon=True).start()
@@ -164,16 +205,23 @@ def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
             sandbox.close()
             return
         try:
-            while True:
+            while not stop.is_set():
                 try:
                     index, path, fp = todo.get_nowait()
                 except queue.Empty:
                     return
                 try:
-                    result = grade_submission(path, seed=seed, sandbox=sandbox, timeout=timeout)
+                    result = _grade_path(path, seed, sandbox, timeout)
                 except Exception as exc:  # a grader bug costs one submission, not the batch
-                    prints.append((index, traceback.format_exc()))
-                    result = _failed_result(path, seed, f"{type(exc).__name__}: {exc}")
+                    result = grader_failed_result(path, seed, f"{type(exc).__name__}: {exc}")
+                    result[GRADER_FAILURE] = traceback.format_exc()
+                if stop.is_set():
+                    # Interrupted: the sandbox may have been stopped under this
+                    # submission, so what came back is not a verdict. Not recorded.
+                    return
+                failure = result.pop(GRADER_FAILURE, None)
+                if failure:
+                    prints.append((index, f"grader error on {path}:\n{failure}"))
                     sandbox.restart()
                 results[index] = result
                 try:
@@ -187,17 +235,25 @@ def grade_many(paths: list[Path], jobs: int = 1, seed: int | None = None,
 
     threads = [threading.Thread(target=work, args=(sandbox,), daemon=True)
                for sandbox in sandboxes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt:
+        stop.set()  # before the sandboxes go: no result of a stopped sandbox is recorded
+        for sandbox in sandboxes:
+            sandbox.close()
+        if hasattr(bar, "close"):
+            bar.close()
+        raise Interrupted(sum(r is not None for r in results), len(paths)) from None
     if hasattr(bar, "close"):
         bar.close()
     for _, text in sorted(prints):
         print(text, file=sys.stderr)
     if fatal and any(r is None for r in results):
         raise RuntimeError(f"the grader could not start: {fatal[0]}")
-    return [r if r is not None else _failed_result(p, seed, "no result was recorded")
+    return [r if r is not None else grader_failed_result(p, seed, "no result was recorded")
             for r, p in zip(results, paths)]
 
 
@@ -241,8 +297,64 @@ def _read_manual(args, names: list[str]) -> dict[str, dict[str, float]] | None:
         return None
 
 
+def _looks_like_submission(path: Path) -> bool:
+    if zips.is_zip(path):
+        return True
+    return path.is_dir() and ((path / "assignment.ipynb").exists()
+                              or (path / "source").is_dir())
+
+
+def check_paths(paths: list[Path]) -> list[str]:
+    """Why each SUB that is not a submission is not one, with a hint; [] when all are.
+    A typo or a forgotten ``/*`` would otherwise be graded as a 0/65 ghost."""
+    import difflib
+
+    problems = []
+    for path in paths:
+        if not path.exists() and not path.is_symlink():
+            parent = path.parent if path.parent.is_dir() else None
+            near = difflib.get_close_matches(
+                path.name, sorted(p.name for p in parent.iterdir()) if parent else [], n=1)
+            hint = f"; did you mean {path.parent / near[0]}?" if near else ""
+            problems.append(f"{path} does not exist{hint}")
+        elif not path.is_dir() and not zips.is_zip(path):
+            problems.append(f"{path} is not a submission: neither a folder nor a zip file")
+        elif path.is_dir() and not _looks_like_submission(path):
+            inside = sorted(p for p in path.iterdir() if _looks_like_submission(p))
+            if inside:
+                problems.append(f"{path} holds {len(inside)} submission"
+                                f"{'s' if len(inside) > 1 else ''} instead of being one "
+                                f"(no assignment.ipynb or source/ in it); did you mean "
+                                f"{path.as_posix().rstrip('/')}/*?")
+    return problems
+
+
+def _earlier_results(path: str, names: list[str]) -> list[dict]:
+    """The results of an existing ``--json`` file for submissions not graded now (a
+    subset graded into a class's file updates those students and keeps the rest)."""
+    target = Path(path)
+    if not target.is_file():
+        return []
+    text = files.read_private(target)
+    try:
+        payload = json.loads(text) if text is not None else None
+        reports.validate(payload, "grade")
+    except Exception as exc:  # noqa: BLE001 - any damage: keep nothing, say so
+        print(f"warning: {path} could not be read back ({type(exc).__name__}); it is "
+              "replaced by this run's results only", file=sys.stderr)
+        return []
+    now = set(names)
+    return [r for r in payload["submissions"] if r["submission"] not in now]
+
+
 def run_grade_command(args) -> int:
     paths = [Path(p) for p in args.submissions]
+    problems = check_paths(paths)
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print("nothing was graded", file=sys.stderr)
+        return 2
     seed = DEFAULT_SEED if args.seed is None else args.seed
     folders = [Path(t).resolve().parent for t in (args.json, args.csv) if t]
     folders += [Path(args.gradescope).resolve()] if args.gradescope else []
@@ -259,9 +371,16 @@ def run_grade_command(args) -> int:
                              journal=journal,
                              require_sandbox=getattr(args, "require_sandbox", False),
                              meanwhile=reports.preload if args.json or args.csv else None)
+    except Interrupted as stopped:
+        print(f"interrupted: {stopped.done} of {stopped.total} graded; run the same "
+              "command to resume", file=sys.stderr)
+        return 130
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if journal.reused:
+        print(f"reused {journal.reused} of {len(paths)} results from {journal.path} "
+              "(files and grader unchanged since they were graded)")
     for note in reports.sandbox_notes(results):
         print(f"warning: sandbox degraded: {note}", file=sys.stderr)
     from .manual import merge
@@ -271,20 +390,36 @@ def run_grade_command(args) -> int:
         merge(result, hand_graded.get(name, {}))
     print(reports.format_table(results))
     similar = _similarity_section(args, paths, names)
+    everyone = list(results)
     if args.json:
-        print(f"wrote {reports.write_json(results, args.json)}")
+        kept = _earlier_results(args.json, names)
+        if kept:
+            everyone += kept
+            print(f"kept the results of {len(kept)} other submission"
+                  f"{'s' if len(kept) > 1 else ''} already in {args.json} (not graded in "
+                  "this run); the CSV and the report cover all of them")
+        print(f"wrote {reports.write_json(everyone, args.json)}")
     if args.csv:
-        print(f"wrote {reports.write_csv(results, args.csv)}")
+        print(f"wrote {reports.write_csv(everyone, args.csv)}")
     if args.json or args.csv:
-        # Feedback and the instructor report go next to the first of the grade files.
+        # Feedback and the instructor report go next to the first of the grade files;
+        # their names follow its stem, so another run beside it overwrites nothing.
         out = Path(args.json or args.csv)
         stem = out.stem
-        reports.write_feedback(results, out.parent)
-        reports.write_report(results, out.parent, stem, similarity=similar)
-        print(f"wrote per-student feedback and {stem}-report.md in {out.parent}")
+        reports.write_feedback(results, out.parent, stem)
+        reports.write_report(everyone, out.parent, stem, similarity=similar)
+        print(f"wrote per-student feedback ({reports.feedback_name('NAME', stem)}) and "
+              f"{stem}-report.md in {out.parent}")
     if args.gradescope:
         reports.write_gradescope(results, args.gradescope)
         print(f"wrote Gradescope results under {args.gradescope}")
+    failed = [r["submission"] for r in results if has_error(r)]
+    if failed:
+        print(f"error: the grader failed on {len(failed)} submission"
+              f"{'s' if len(failed) > 1 else ''} ({', '.join(failed)}): their tests are "
+              "\"error\", points pending, not the students' loss; run the same command "
+              "again to grade them (they were not kept as final)", file=sys.stderr)
+        return 1
     return 0
 
 

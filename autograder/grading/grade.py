@@ -21,7 +21,7 @@ import torch
 from .. import parsing, points, warmup
 from . import assignment, files, hidden_tests, review, static
 from . import reports as views
-from .results import SubmissionResult, TestResult
+from .results import GRADER_ERROR, SubmissionResult, TestResult
 from .sandbox import CallResult, Limits, Sandbox
 
 DEFAULT_SEED = 20261128
@@ -241,11 +241,37 @@ def run_hidden_test(test: hidden_tests.HiddenTest, session: Session, seed: int,
     return Outcome(fraction, message[:1500], [], timed_out)
 
 
+#: Key of a result dict (never in SPEC's JSON) holding the traceback of a judge-side fault.
+GRADER_FAILURE = "grader_failure"
+
+
 def grade_submission(path: Path, seed: int | None = None, sandbox: Sandbox | None = None,
                      timeout: float | None = None) -> dict:
-    """Grade the submission folder `path`; never raises for a broken submission."""
-    with judge_threads():
-        return _grade_submission(path, seed, sandbox, timeout)
+    """Grade the submission folder `path`; never raises for a broken submission.
+
+    A fault of the judge itself (a bug of ours, an interpreter error) is not the student's:
+    every test comes back as SPEC's ``"error"`` (points pending, never a loss, never kept
+    as final) and the traceback under ``GRADER_FAILURE`` for the instructor's screen."""
+    seed = DEFAULT_SEED if seed is None else seed
+    try:
+        with judge_threads():
+            return _grade_submission(path, seed, sandbox, timeout)
+    except Exception as exc:
+        import traceback
+
+        result = grader_failed_result(Path(path), seed, f"{type(exc).__name__}: {exc}")
+        result[GRADER_FAILURE] = traceback.format_exc()
+        return result
+
+
+def grader_failed_result(path: Path, seed: int, error: str) -> dict:
+    """The result of a submission the grader failed on: every test ``"error"``."""
+    why = f"the grader failed on this submission ({error})"
+    tests = [TestResult.of(n, 0.0, "not scored yet: the grader failed on your submission. "
+                           "This is the grader's fault, not yours; your instructor has been "
+                           "told and it will be graded again.", why)
+             for n in points.TESTS]
+    return assemble(path.name, tests, [f"{GRADER_ERROR}: {why}"], 0.0, seed, 0.0)
 
 
 def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,

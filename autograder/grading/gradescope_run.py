@@ -14,28 +14,28 @@ the upload is in ``ROOT/submission``, the results go to ``ROOT/results/results.j
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
-import stat
 import sys
 import tempfile
-import zipfile
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from . import files
+from . import files, zips
 from .assignment import MODULES, SHIPPED
-from .grade import NOTEBOOK
+from .grade import NOTEBOOK, TEMPLATE_ANSWER
+from .results import has_error
 
 DEFAULT_ROOT = "/autograder"
 #: graded name -> where the grader expects it in the submission folder
 GRADED = {NOTEBOOK: NOTEBOOK, **{f"{m}.py": f"source/{m}.py" for m in MODULES}}
 #: the package's other files: taken from the folder the graded modules came from
 COMPANIONS = tuple(f"{m}.py" for m in SHIPPED)
-IGNORED_PARTS = frozenset({"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git"})
 MAX_ZIP_DEPTH = 3
-MAX_UNZIPPED = 256 << 20
-MAX_ZIP_ENTRIES = 5000
+#: the (e) answer cell as released: its one line of code with every label empty
+E_STUB = 'answer_e = {"A": "", "B": "", "C": "", "D": ""}'
 
 
 class AmbiguousUpload(Exception):
@@ -48,40 +48,6 @@ class Upload:
     notes: list[str] = field(default_factory=list)
 
 
-def _ignored(rel: str) -> bool:
-    parts = PurePosixPath(rel).parts
-    return any(p in IGNORED_PARTS or p.startswith("._") for p in parts)
-
-
-def _unzip(archive: Path, dest: Path, label: str, notes: list[str]) -> None:
-    """Extract archive into dest: regular files only, no absolute or ``..`` paths, bounded."""
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            infos = zf.infolist()
-            if len(infos) > MAX_ZIP_ENTRIES:
-                notes.append(f"{label} holds more than {MAX_ZIP_ENTRIES} entries; not opened")
-                return
-            total = 0
-            for info in infos:
-                name = PurePosixPath(info.filename)
-                mode = info.external_attr >> 16
-                if info.is_dir() or (mode and not stat.S_ISREG(mode)):
-                    continue
-                if name.is_absolute() or ".." in name.parts or _ignored(info.filename):
-                    continue
-                total += info.file_size
-                if total > MAX_UNZIPPED:
-                    notes.append(f"{label} unpacks to more than {MAX_UNZIPPED >> 20} MiB; "
-                                 "the rest was ignored")
-                    return
-                target = dest.joinpath(*name.parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
-    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
-        notes.append(f"{label} could not be opened as a zip ({exc})")
-
-
 def _candidates(upload: Path, scratch: Path, notes: list[str]) -> list[tuple[str, Path]]:
     """(name as the student sees it, file) for every regular file of the upload, zips opened."""
     found: list[tuple[str, Path]] = []
@@ -92,14 +58,14 @@ def _candidates(upload: Path, scratch: Path, notes: list[str]) -> list[tuple[str
         listing = files.walk(folder, prefix or "upload")
         for rel, _ in listing.files:
             shown_rel = f"{prefix}{rel}"
-            if _ignored(rel):
+            if zips.ignored(rel):
                 continue
             path = folder / rel
             if rel.lower().endswith(".zip") and depth < MAX_ZIP_DEPTH:
                 opened += 1
                 dest = scratch / f"zip{opened}"
                 dest.mkdir()
-                _unzip(path, dest, shown_rel, notes)
+                zips.unzip(path, dest, shown_rel, notes)
                 queue.append((dest, f"{shown_rel}:", depth + 1))
             else:
                 found.append((shown_rel, path))
@@ -126,6 +92,65 @@ def _pick(name: str, matches: list[tuple[str, Path]]) -> tuple[str, Path] | None
     return next(iter(distinct.values()))
 
 
+def holds_answers(path: Path) -> bool | None:
+    """Whether a notebook holds any answer of the student's: True, False for the
+    untouched release notebook, None where it cannot be read (then it is not known to be
+    blank, and is never set aside)."""
+    try:
+        nb = json.loads(path.read_bytes().decode("utf-8"))
+        cells = nb["cells"]
+        answered = False
+        for cell in cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if not meta.get("solution"):
+                continue
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            if cell.get("cell_type") == "markdown":
+                answered |= source.strip() != TEMPLATE_ANSWER
+            else:  # the (e) cell: anything but comments and the empty labels
+                code = [ln.strip() for ln in source.splitlines()
+                        if ln.strip() and not ln.strip().startswith("#")]
+                answered |= code != [E_STUB]
+        return answered
+    except (ValueError, KeyError, TypeError, AttributeError, OSError):
+        return None
+
+
+def _pick_notebook(notebooks: list[tuple[str, Path]], notes: list[str]
+                   ) -> tuple[str, Path] | None:
+    """The notebook to grade, whatever the browser renamed it to ("assignment (1).ipynb").
+    Identical copies count once; of two different ones, the one with answers is graded
+    when every other is the untouched release notebook; otherwise AmbiguousUpload."""
+    distinct: dict[str, tuple[str, Path]] = {}
+    for shown_rel, path in sorted(notebooks, key=lambda sp: (
+            PurePosixPath(sp[0].replace(":", "/")).name != NOTEBOOK, sp[0])):
+        distinct.setdefault(_digest(path), (shown_rel, path))
+    if not distinct:
+        return None
+    chosen = list(distinct.values())
+    if len(chosen) > 1:
+        answers = {s: holds_answers(p) for s, p in chosen}
+        with_answers = [(s, p) for s, p in chosen if answers[s] is not False]
+        if len(with_answers) == 1 and all(answers[s] is False for s, _ in chosen
+                                          if s != with_answers[0][0]):
+            blank = ", ".join(files.shown(s) for s, _ in chosen if s != with_answers[0][0])
+            notes.append(f"graded {files.shown(with_answers[0][0])}, the one notebook with "
+                         f"answers; set aside the untouched {blank}")
+            chosen = with_answers
+        else:
+            where = "\n".join(f"  - {files.shown(s)}" for s, _ in sorted(chosen))
+            raise AmbiguousUpload(
+                f"Your upload holds {len(chosen)} different notebooks:\n{where}\n"
+                "The grader cannot tell which one to grade. Upload exactly one notebook "
+                f"({NOTEBOOK}) and submit again.")
+    shown_rel, path = chosen[0]
+    if PurePosixPath(shown_rel.replace(":", "/")).name != NOTEBOOK and not any(
+            n.startswith("graded ") for n in notes):
+        notes.append(f"graded {files.shown(shown_rel)} as {NOTEBOOK}")
+    return chosen[0]
+
+
 def collect(upload: Path, dest: Path, scratch: Path) -> Upload:
     """Lay out the graded files of ``upload`` in ``dest`` as the grader expects them."""
     notes: list[str] = []
@@ -134,12 +159,14 @@ def collect(upload: Path, dest: Path, scratch: Path) -> Upload:
     for shown_rel, path in found:
         by_name.setdefault(PurePosixPath(shown_rel.replace(":", "/")).name, []).append(
             (shown_rel, path))
-    if NOTEBOOK not in by_name:
-        # A renamed notebook ("assignment (1).ipynb", "hw1.ipynb"): fine when it is the only one.
-        notebooks = [(s, p) for s, p in found if s.lower().endswith(".ipynb")]
-        if len({_digest(p) for _, p in notebooks}) == 1:
-            notes.append(f"graded {files.shown(notebooks[0][0])} as {NOTEBOOK}")
-            by_name[NOTEBOOK] = notebooks
+    notebooks = [(s, p) for s, p in found if s.lower().endswith(".ipynb")]
+    # Copies the browser renamed ("assignment (1).ipynb") are the assignment's; another
+    # notebook ("hw1.ipynb") is taken only where no notebook has the assignment's name.
+    ours = [(s, p) for s, p in notebooks
+            if PurePosixPath(s.replace(":", "/")).name.lower().startswith(NOTEBOOK[:-6])]
+    notebook = _pick_notebook(ours or notebooks, notes)
+    if notebook is not None:
+        by_name[NOTEBOOK] = [notebook]
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "source").mkdir(exist_ok=True)
     module_dirs = set()
@@ -172,6 +199,18 @@ def _results_json(root: Path, payload: dict) -> Path:
     return reports.atomic_write(out / "results.json", reports._dump_json(payload))
 
 
+def grading_error_payload() -> dict:
+    """results.json where the grader failed before grading: no score of the student's."""
+    from .reports import GRADING_ERROR_TEXT
+
+    text = (f"{GRADING_ERROR_TEXT} The autograder failed while reading your upload; this "
+            "is not your grade, and you do not need to do anything.")
+    return {"score": 0.0, "output": text, "output_format": "text",
+            "extra_data": {"grading_error": ["upload"]},
+            "tests": [{"name": "Grading error", "status": "failed", "output": text,
+                       "visibility": "visible"}]}
+
+
 def run(root: Path) -> int:
     """Grade ``root/submission`` and write ``root/results/results.json``."""
     from . import reports
@@ -189,6 +228,10 @@ def run(root: Path) -> int:
                                  "tests": [{"name": "Upload", "status": "failed",
                                             "output": message, "visibility": "visible"}]})
             return 0
+        except Exception:  # a bug of ours reading the upload: never the student's 0
+            traceback.print_exc(file=sys.stdout)  # stdout: seen by the instructor only
+            _results_json(root, grading_error_payload())
+            return 0
         for note in upload.notes:
             print(f"upload: {note}")
         try:
@@ -197,6 +240,9 @@ def run(root: Path) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         result["submission"] = "submission"
+        if has_error(result):
+            print("grading error: the grader failed on this submission; its tests are "
+                  "pending (see the traceback above); the student was told")
         payload = reports.gradescope_results(result)
         if upload.notes:
             text = "Upload: " + "; ".join(upload.notes) + "."

@@ -23,13 +23,16 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from .. import points
-from .results import GRADER_ERROR
+from .results import GRADER_ERROR, error_tests, has_error
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
 #: Keys of one SPEC.md submission entry, in SPEC's order; anything else stays internal.
 SPEC_KEYS = ("submission", "score", "max_score", "sections", "tests", "flags")
 SPEC_TEST_KEYS = ("name", "section", "score", "max_score", "status", "output")
+
+#: What a student sees on Gradescope where the grader failed (SPEC: never a score).
+GRADING_ERROR_TEXT = "Grading error, your instructor has been told."
 
 #: Tests whose inputs the students already have (the notebook shows the worked example), so
 #: Gradescope may show them right away; every other test waits until grades are published.
@@ -50,6 +53,34 @@ def _num(x: float) -> str:
 def _exact(x: float) -> str:
     """Points for files that feed other programs (CSV): four decimals, no float noise."""
     return format(round(float(x), 4), "g")
+
+
+_MD_SPECIAL = frozenset("\\`*_[]|~#")
+
+
+def md(text: object) -> str:
+    """Student-controlled text (a file name, a flag, a folder name) as literal markdown
+    inline text: HTML is escaped as entities and markdown's emphasis, code, link, table
+    and heading characters are backslash-escaped, so ``<img onerror=...>`` or
+    ``**full marks**`` shows as typed and never renders. Line breaks become spaces, and a
+    leading ``-``/``+``/``=`` is escaped: a name cannot start a heading or a list."""
+    out = []
+    line = " ".join(str(text).splitlines())
+    for i, ch in enumerate(line):
+        if ch == "_" and 0 < i < len(line) - 1 and line[i - 1].isalnum() \
+                and line[i + 1].isalnum():
+            out.append(ch)  # cross_corr_2d: never emphasis inside a word (CommonMark)
+        elif ch == "&":
+            out.append("&amp;")
+        elif ch == "<":
+            out.append("&lt;")
+        elif ch == ">":
+            out.append("&gt;")
+        elif ch in _MD_SPECIAL or (not out and ch in "-+="):
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _sections() -> list[str]:
@@ -200,7 +231,8 @@ def format_table(results: Sequence[dict]) -> str:
     rows = []
     pending = False
     for r in results:
-        cells = [_shorten(str(r["submission"])), f"{_num(r['score'])}/{_num(r['max_score'])}"]
+        cells = [_shorten(str(r["submission"])),
+                 f"{_num(r['score'])}/{_num(r['max_score'])}{'!' if has_error(r) else ''}"]
         for k in keys:
             sec = r["sections"][k]
             mark = ""
@@ -232,7 +264,17 @@ def format_table(results: Sequence[dict]) -> str:
            line(median_row)]
     if pending:
         out.append(pending_footnote(results))
+    if any(has_error(r) for r in results):
+        out.append(error_footnote(results))
     return "\n".join(out)
+
+
+def error_footnote(results: Sequence[dict]) -> str:
+    """The table's footnote for the submissions the grader failed on."""
+    parts = [f"{_shorten(str(r['submission']))} ({len(error_tests(r))} tests)"
+             for r in results if has_error(r)]
+    return ("! grader error, not scored yet (points pending, not the student's loss; "
+            "run again to grade): " + ", ".join(parts))
 
 
 def pending_footnote(results: Sequence[dict], names_shown: int = 5) -> str:
@@ -271,8 +313,11 @@ def csv_header() -> list[str]:
 
 
 def _csv_text(value: str) -> str:
-    """Keep a spreadsheet from running a name or message as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """Keep a spreadsheet from running a name or message as a formula (OWASP's rule:
+    a cell starting with = + - @, a tab or a carriage return, also after spaces, gets a
+    leading quote)."""
+    stripped = value.lstrip(" ")
+    return "'" + value if stripped[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") else value
 
 
 def _csv_rows(results: Sequence[dict]) -> Iterator[list[str]]:
@@ -292,7 +337,9 @@ def _csv_rows(results: Sequence[dict]) -> Iterator[list[str]]:
             if k == "warmup":
                 row.append(_exact(sec.get("manual_pending", 0.0)))
         tests = _tests_by_name(r)
-        row += [_exact(tests[n]["score"]) if n in tests else "" for n in points.TESTS]
+        # A test the grader failed on has no score yet: "error", never a 0.
+        row += ["" if n not in tests else "error" if tests[n]["status"] == "error"
+                else _exact(tests[n]["score"]) for n in points.TESTS]
         row.append(_csv_text("; ".join(r["flags"])))
         yield row
 
@@ -324,8 +371,9 @@ def gradescope_results(result: dict) -> dict:
     graded and lists what looked wrong (flags) so that it can be fixed and resubmitted.
     """
     tests = []
+    errors = error_tests(result)
     for i, t in enumerate(result["tests"], start=1):
-        tests.append({
+        entry = {
             "name": t["name"],
             "number": str(i),
             "score": float(t["score"]),
@@ -334,10 +382,22 @@ def gradescope_results(result: dict) -> dict:
             "output": t["output"],
             "tags": [t["section"]],
             "visibility": "visible" if t["name"] in VISIBLE_TESTS else HIDDEN_VISIBILITY,
-        })
+        }
+        if t["status"] == "error":
+            # Not a 0 of the student's: no score at all, shown now, saying what happened.
+            del entry["score"], entry["max_score"]
+            entry["output"] = GRADING_ERROR_TEXT + " " + t["output"]
+            entry["visibility"] = "visible"
+        tests.append(entry)
 
     hidden = sum(1 for t in tests if t["visibility"] != "visible")
-    summary = [f"Your submission was graded: {len(tests)} autograded tests ran."]
+    if errors:
+        pending_points = sum(float(t["max_score"]) for t in errors)
+        summary = [f"{GRADING_ERROR_TEXT} {len(errors)} of {len(tests)} autograded tests "
+                   f"({_num(pending_points)} points) could not be scored; they are pending, "
+                   "not lost, and this score is not your grade yet."]
+    else:
+        summary = [f"Your submission was graded: {len(tests)} autograded tests ran."]
     if hidden:
         summary.append(f"The results of {hidden} hidden tests are shown when the grades "
                        "are published.")
@@ -354,6 +414,8 @@ def gradescope_results(result: dict) -> dict:
 
     output = ("Flags:\n" + "\n".join(f"- {f}" for f in result["flags"])
               if result["flags"] else "No flags.")
+    if errors:
+        output = summary[0] + "\n" + output
     if note:
         output += "\n" + note
     out: dict[str, Any] = {
@@ -370,6 +432,8 @@ def gradescope_results(result: dict) -> dict:
         out["execution_time"] = round(float(result["elapsed_s"]), 3)
     if result.get("seed") is not None:
         out["extra_data"]["seed"] = result["seed"]
+    if errors:
+        out["extra_data"]["grading_error"] = [t["name"] for t in errors]
     return out
 
 
@@ -401,13 +465,17 @@ def _fenced(text: str) -> str:
 def feedback_markdown(result: dict) -> str:
     """A student's feedback, made from the result dict alone."""
     titles = {s.key: s.title for s in points.SECTIONS}
-    lines = [f"# Feedback for {result['submission']}", ""]
+    lines = [f"# Feedback for {md(result['submission'])}", ""]
     lines.append(f"**Score so far: {_num(result['score'])} / {_num(result['max_score'])}** "
                  + ("(autograded and hand-graded points)" if result.get("manual")
                     else "(autograded points)"))
     note = _pending_note(result)
     if note:
         lines += ["", note]
+    if has_error(result):
+        lines += ["", f"**{GRADING_ERROR_TEXT}** {len(error_tests(result))} tests could not "
+                  "be scored by the grader; their points are pending, not lost, and the score "
+                  "above is not final."]
     lines += ["", "## Sections", "", "| section | score | max | hand-graded, pending |",
               "|---|---:|---:|---:|"]
     for k in _sections():
@@ -422,7 +490,8 @@ def feedback_markdown(result: dict) -> str:
             continue
         lines += ["", f"### {titles[k]}"]
         for t in tests:
-            mark = "passed" if t["status"] == "passed" else "FAILED"
+            mark = {"passed": "passed", "error": "NOT SCORED YET, grader error"}.get(
+                t["status"], "FAILED")
             lines += ["", (f"- `{t['name']}` ({mark}): {_num(t['score'])} / "
                       f"{_num(t['max_score'])} points"), ""]
             message = t["output"].strip() or "(no message)"
@@ -430,7 +499,7 @@ def feedback_markdown(result: dict) -> str:
 
     lines += ["", "## Flags", ""]
     if result["flags"]:
-        lines += [f"- {f}" for f in result["flags"]]
+        lines += [f"- {md(f)}" for f in result["flags"]]
     else:
         lines.append("None: no forbidden calls, timeouts or tampering were found.")
     lines += ["", "## Hand-graded questions", ""]
@@ -452,12 +521,19 @@ def feedback_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_feedback(results: Sequence[dict], folder: str | os.PathLike) -> list[Path]:
-    """``folder/<submission>-feedback.md`` for each submission."""
+def feedback_name(name: str, stem: str) -> str:
+    """A student's feedback file next to ``<stem>.json``: named after both, so that
+    another run beside it (another ``--json``) never overwrites it."""
+    return f"{stem}-{name}-feedback.md"
+
+
+def write_feedback(results: Sequence[dict], folder: str | os.PathLike,
+                   stem: str = "grades") -> list[Path]:
+    """``folder/<stem>-<submission>-feedback.md`` for each submission."""
     written = []
     for r, name in zip(results, _file_names(results)):
         text = feedback_markdown(r)
-        target = Path(folder) / f"{name}-feedback.md"
+        target = Path(folder) / feedback_name(name, stem)
         written.append(atomic_write(target, lambda f, text=text: f.write(text)))
     return written
 
@@ -471,7 +547,7 @@ def failed_counts(results: Sequence[dict]) -> list[tuple[str, int]]:
     counts: dict[str, int] = {}
     for r in results:
         for t in r["tests"]:
-            if t["status"] != "passed" and not t.get("grader_error"):
+            if t["status"] == "failed":
                 counts[t["name"]] = counts.get(t["name"], 0) + 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], order.get(kv[0], len(order)), kv[0]))
 
@@ -545,16 +621,21 @@ def report_markdown(results: Sequence[dict], image_name: str | None = None,
               ["Complete: every protection of the README's threat model was in force."])
 
     held = [(r, f) for r in results for f in r["flags"] if f.startswith(GRADER_ERROR + ":")]
+    held += [(r, f"{GRADER_ERROR}: {len(error_tests(r))} tests not scored")
+             for r in results if has_error(r) and not any(x is r for x, _ in held)]
     lines += ["", "## Held for review (grader errors)", ""]
-    lines += ([f"- **{r['submission']}**: {f[len(GRADER_ERROR) + 2:]}" for r, f in held]
+    if held:
+        lines += ["Tests with status `error`: points pending, not the student's loss, not kept "
+                  "as final; grade these submissions again.", ""]
+    lines += ([f"- **{md(r['submission'])}**: {md(f[len(GRADER_ERROR) + 2:])}" for r, f in held]
               if held else ["None: the grader read back every answer."])
 
     lines += ["", "## Flagged submissions", ""]
     flagged = [(r, own_flags(r)) for r in results if own_flags(r)]
     if flagged:
         for r, flags in flagged:
-            lines.append(f"- **{r['submission']}** ({_num(r['score'])} points)")
-            lines += [f"  - {f}" for f in flags]
+            lines.append(f"- **{md(r['submission'])}** ({_num(r['score'])} points)")
+            lines += [f"  - {md(f)}" for f in flags]
     else:
         lines.append("None.")
     if similarity:  # grade --similarity: pairs of submissions that look copied

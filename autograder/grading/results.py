@@ -1,9 +1,10 @@
 """Typed grading results: one test, one submission. ``to_json()`` gives SPEC.md's entries.
 
-A test held for review (``grader_error``: the student's process answered but the judge
-could not read the answer) scores nothing until a person looks at it, is reported as failed
-in SPEC's ``status`` (which knows only passed and failed), and its submission carries a
-flag ``grader error: ...`` that the instructor report lists.
+A test the grader could not score (``grader_error``: the student's process answered but the
+judge could not read the answer, or the judge itself failed on the submission) has SPEC's
+status ``"error"``: its points are pending, never the student's loss, and never kept as
+final (the journal does not keep such a result, so the next run grades it again). Its
+submission carries a flag ``grader error: ...`` that the instructor report lists.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class TestResult:
 
     @property
     def status(self) -> str:
-        return "passed" if self.score >= self.max_score and not self.grader_error else "failed"
+        if self.grader_error:
+            return "error"
+        return "passed" if self.score >= self.max_score else "failed"
 
     def to_json(self) -> dict:
         entry = {"name": self.name, "section": self.section, "score": self.score,
@@ -63,6 +66,16 @@ class TestResult:
         return cls(str(entry["name"]), str(entry["section"]), float(entry["score"]),
                    float(entry["max_score"]), str(entry.get("output", "")),
                    str(entry.get("grader_error", "")))
+
+
+def error_tests(result: dict) -> list[dict]:
+    """The tests of a result dict that the grader could not score (SPEC's ``"error"``)."""
+    return [t for t in result.get("tests", []) if t.get("status") == "error"]
+
+
+def has_error(result: dict) -> bool:
+    """Whether the grader failed on some test of this result: its score is not final."""
+    return bool(error_tests(result))
 
 
 @dataclass
@@ -95,7 +108,9 @@ class SubmissionResult:
             sections[section.key] = entry
         flags = list(self.flags) + [
             f"{GRADER_ERROR}: {t.name} ({t.max_score:g} points) is held for review, not "
-            f"scored: {t.grader_error}" for t in self.held_for_review]
+            f"scored: {t.grader_error}" for t in self.held_for_review
+            # a fault of the whole submission is flagged once, not once per test
+            if not any(t.grader_error in f for f in self.flags)]
         flags = [clean_text(f, 500) for f in flags]
         out = {"submission": clean_text(self.submission, 300),
                "score": round(sum(s["score"] for s in sections.values()), 4),

@@ -80,7 +80,11 @@ def report_section(report: Report, limit: int = 100) -> list[str]:
 
 
 def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Student-controlled text (folder and file names, notes) as literal markdown: no
+    HTML, no emphasis or links, no table cell breaks (``grading.reports.md``)."""
+    from ..grading.reports import md
+
+    return md(text)
 
 
 def _regions(pair: dict) -> str:
