@@ -94,9 +94,61 @@ def test_stubs_score_zero_and_say_where_to_work(stub_dir, sandbox):
     assert "spatial_batchnorm_forward" in messages["bn_forward_values"]
 
 
-def test_seed_changes_inputs_but_not_the_verdict(solution_dir, sandbox):
+# Every function raises with a digest of its tensor arguments, so each test's feedback
+# shows which inputs its first cases drew ("raised RuntimeError: inputs 3f2a...").
+INPUT_DIGESTS = {
+    "cross_correlation.py": """
+import hashlib
+
+
+def cross_corr_2d(X, K):
+    digest = hashlib.sha256(X.numpy().tobytes() + K.numpy().tobytes()).hexdigest()[:16]
+    raise RuntimeError("inputs " + digest)
+""",
+    "batchnorm.py": """
+import hashlib
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    data = b"".join(t.numpy().tobytes() for t in (x, gamma, beta))
+    raise RuntimeError("inputs " + hashlib.sha256(data).hexdigest()[:16])
+""",
+}
+FIXED_INPUTS = {"cc_worked_example"}  # the notebook's worked example: the same every time
+
+
+def _input_digests(result: dict) -> dict[str, list[str]]:
+    """test -> the digests of the inputs its failed cases reported, in order."""
+    digests = {t["name"]: re.findall(r"inputs ([0-9a-f]{16})", t["output"])
+               for t in result["tests"] if t["name"] in hidden_tests.TESTS}
+    assert all(digests.values()), digests  # every hidden test reported its inputs
+    return digests
+
+
+def test_seed_changes_inputs_but_not_the_verdict(solution_dir, sandbox, tmp_path):
     result = grade.grade_submission(solution_dir, seed=7, sandbox=sandbox)
     assert result["seed"] == 7 and result["score"] == 42.5
+
+    def observer(name: str, extra: str = "") -> Path:
+        build.release(tmp_path / name)
+        for target, code in INPUT_DIGESTS.items():
+            with open(tmp_path / name / "source" / target, "a") as fh:
+                fh.write("\n\n" + code + extra)
+        return tmp_path / name
+
+    seeds = (grade.DEFAULT_SEED, 7)
+    first, other_seed = (_input_digests(grade.grade_submission(observer(f"s{s}"), seed=s,
+                                                               sandbox=sandbox))
+                         for s in seeds)
+    # The same observer with one comment more: other code, other inputs (see derive_seed).
+    other_code = _input_digests(grade.grade_submission(
+        observer("edited", "# one more line\n"), seed=seeds[0], sandbox=sandbox))
+    for name, digests in first.items():
+        if name in FIXED_INPUTS:
+            assert digests == other_seed[name] == other_code[name], name
+        else:
+            assert not set(digests) & set(other_seed[name]), (name, digests, other_seed[name])
+            assert not set(digests) & set(other_code[name]), (name, digests, other_code[name])
 
 
 def _solution_with(dest: Path, target: str, code: str) -> Path:

@@ -537,6 +537,53 @@ def test_exit_in_batchnorm_keeps_cross_correlation(sb, templates, tmp_path):
     assert "ended the grading process" in tests["bn_backward_dx"]["output"]
 
 
+
+# Dies on the second of cc_output_shape's four cases (X 6x4, K 3x1); every call is logged in
+# the scratch folder, which outlives the process, and the first call of cc_values_square
+# (X 6x6, K 3x3, the next test, in a fresh process) reports the log in its error message.
+CRASH_MID_TEST = """
+import os
+import signal
+from pathlib import Path
+
+_ref = cross_corr_2d
+_LOG = Path(os.environ["TMPDIR"]) / "calls.log"
+
+
+def cross_corr_2d(X, K):
+    shape = "%%dx%%d:%%dx%%d" %% (*X.shape, *K.shape)
+    seen = _LOG.read_text().split() if _LOG.exists() else []
+    with open(_LOG, "a") as log:
+        log.write(shape + "\\n")
+    if shape == "6x4:3x1":
+        %s
+    if shape == "6x6:3x3" and shape not in seen:
+        raise RuntimeError("calls so far: " + " ".join(seen))
+    return _ref(X, K)
+"""
+CRASHES = {"os_exit": "os._exit(0)", "sigsegv": "os.kill(os.getpid(), signal.SIGSEGV)"}
+
+
+@pytest.mark.parametrize("how", sorted(CRASHES))
+def test_a_crash_ends_its_test_and_keeps_the_cases_before(how, any_sb, templates, tmp_path):
+    """A crash on one input scores the cases passed before it, and the test's later cases
+    are not run in a fresh process (where they would pass)."""
+    code = CRASH_MID_TEST % CRASHES[how]
+    result = run(plant(templates, tmp_path, "ref", "cross_correlation", code), any_sb)
+    tests = by_test(result)
+    shape_test = tests["cc_output_shape"]
+    assert shape_test["score"] == points.TESTS["cc_output_shape"][1] / 4, shape_test
+    assert shape_test["output"].startswith("1 of 4 checks passed"), shape_test
+    assert "ended the grading process" in shape_test["output"]
+    # What ran up to the next test: the worked example, then cc_output_shape's first two
+    # cases; its third and fourth (4x4:4x4, 8x3:1x3) never did.
+    assert "calls so far: 3x3:2x2 5x7:2x3 6x4:3x1 (" in tests["cc_values_square"]["output"]
+    assert not any("timeout" in f for f in result["flags"])
+    others = [n for n in CC_TESTS if n not in ("cc_output_shape", "cc_values_square")]
+    assert scores(result, others) == {n: points.TESTS[n][1] for n in others}
+    assert section(result, "spatial_batchnorm") == 25
+
+
 IGNORE_SIGNALS = '''
 import signal
 

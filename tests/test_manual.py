@@ -103,28 +103,55 @@ def _grade(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+# A cross_corr_2d that returns zeros of the right shape: 6 of the section's 15 points.
+CC_ZEROS = """
+def cross_corr_2d(X, K):
+    return torch.zeros(X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1,
+                       dtype=X.dtype, device=X.device)
+"""
+
+
 def test_grade_command_merges_into_every_output(tmp_path):
-    alice, bob = tmp_path / "class" / "alice", tmp_path / "class" / "bob"
+    """Three students with three different results, given in an order that is none of the
+    sorted ones (by name: Bob, alice, zoe; ignoring case: alice, Bob, zoe; by path:
+    A/zoe, B/alice, C/Bob): a result, a name or hand-graded points paired with the wrong
+    student shows up in every output."""
+    zoe, bob, alice = (tmp_path / "class" / d for d in ("A/zoe", "C/Bob", "B/alice"))
+    build.solution(zoe)  # 42.5 autograded, every answer written
+    build.release(bob)  # nothing: 0, no answer written
     build.solution(alice)
-    build.solution(bob)
-    sheet = write(tmp_path, HEADER + "alice,a,2.0\nalice,b,2.5\nalice,c,1\n")
+    with open(alice / "source" / "cross_correlation.py", "a") as fh:
+        fh.write("\n\n" + CC_ZEROS)  # 42.5 - 15 + 6 = 33.5 autograded
+    sheet = write(tmp_path, HEADER + "alice,a,2.0\nBob,a,0.5\nalice,b,2.5\nalice,c,1\n")
     out = tmp_path / "out"
-    proc = _grade(str(alice), str(bob), "--jobs", "2", "--manual", str(sheet),
+    proc = _grade(str(zoe), str(bob), str(alice), "--jobs", "2", "--manual", str(sheet),
                   "--json", str(out / "g.json"), "--csv", str(out / "g.csv"))
     assert proc.returncode == 0, proc.stderr
     subs = {s["submission"]: s for s in json.loads((out / "g.json").read_text())["submissions"]}
     auto = points.total_max() - sum(points.MANUAL.values())
-    assert subs["alice"]["score"] == auto + 5.5
-    assert subs["alice"]["sections"]["warmup"] == {"score": 8.0, "max_score": 25.0,
-                                                   "manual_pending": 15.0}
-    assert subs["bob"]["score"] == auto
-    assert subs["bob"]["sections"]["warmup"]["manual_pending"] == 22.5
-    assert "15 for alice" in proc.stdout and "22.5 for bob" in proc.stdout
+    assert auto == 42.5
+    assert {n: s["score"] for n, s in subs.items()} == {"zoe": auto, "Bob": 0.5,
+                                                        "alice": 33.5 + 5.5}
+    assert {n: s["sections"]["cross_correlation"]["score"] for n, s in subs.items()} == {
+        "zoe": 15.0, "Bob": 0.0, "alice": 6.0}
+    assert {n: s["sections"]["warmup"] for n, s in subs.items()} == {
+        "zoe": {"score": 2.5, "max_score": 25.0, "manual_pending": 22.5},
+        "Bob": {"score": 0.5, "max_score": 25.0, "manual_pending": 0.0},
+        "alice": {"score": 8.0, "max_score": 25.0, "manual_pending": 15.0}}
+    foot = next(line for line in proc.stdout.splitlines() if "hand-graded" in line)
+    assert "15 for alice" in foot and "22.5 for zoe" in foot and "Bob" not in foot, foot
     rows = {r[0]: r for r in csv.reader((out / "g.csv").open())}
-    assert rows["alice"][1] == "48" and rows["alice"][3] == "15"
-    feedback = (out / "g-alice-feedback.md").read_text()
-    assert "| (a) | 2 / 2.5 |" in feedback and "**Score so far: 48 / 65**" in feedback
-    assert "| (a) |" not in (out / "g-bob-feedback.md").read_text()
+    col = {name: i for i, name in enumerate(rows["submission"])}
+    assert {n: (rows[n][col["score"]], rows[n][col["warmup_manual_pending"]])
+            for n in subs} == {"zoe": ("42.5", "22.5"), "Bob": ("0.5", "0"),
+                               "alice": ("39", "15")}
+    feedback = {n: (out / f"g-{n}-feedback.md").read_text() for n in subs}
+    assert all(f.startswith(f"# Feedback for {n}\n") for n, f in feedback.items())
+    assert "| (a) | 2 / 2.5 |" in feedback["alice"] and "**Score so far: 39 / 65**" in feedback[
+        "alice"]
+    assert "| (a) | 0.5 / 2.5 |" in feedback["Bob"] and "**Score so far: 0.5 / 65**" in feedback[
+        "Bob"]
+    assert "| (a) |" not in feedback["zoe"] and "**Score so far: 42.5 / 65**" in feedback["zoe"]
     assert "merged with `--manual`" in (out / "g-report.md").read_text()
 
     # A bad row stops the command before anything is graded or written.
@@ -136,7 +163,7 @@ def test_grade_command_merges_into_every_output(tmp_path):
     assert not (again / "g.json").exists()
 
     # No file, no change.
-    proc = _grade(str(alice), "--manual", str(tmp_path / "none.csv"),
+    proc = _grade(str(zoe), "--manual", str(tmp_path / "none.csv"),
                   "--json", str(again / "g.json"))
     assert proc.returncode == 0, proc.stderr
     only = json.loads((again / "g.json").read_text())["submissions"][0]

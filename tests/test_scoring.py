@@ -1,4 +1,5 @@
-"""The scoring rules of the hidden tests, pinned: tolerances and partial credit.
+"""The scoring rules of the hidden tests, pinned: tolerances, partial credit, and a crash
+or timeout that ends its test.
 
 The pinned verdicts (tests/variants/expected.json) catch a change in these rules only where
 some variant happens to sit near a boundary; these tests sit on the boundaries themselves.
@@ -132,3 +133,48 @@ def test_value_cases_use_the_tolerance_of_the_inputs(section: str, spoil: bool) 
         passing = sum(d == torch.float32 for d in dtypes)
         assert outcome.fraction == passing / len(dtypes), outcome.message
         assert "values differ" in outcome.message
+
+
+class FakeSession:
+    """Stands in for ``grade.Session``: answers each call of cross_corr_2d with zeros of the
+    right shape, except on the calls numbered in ``answers`` (1-based), which get that
+    ``CallResult`` instead; every call made is recorded, so a case that ran is seen."""
+
+    def __init__(self, answers: dict[int, CallResult]):
+        self.answers, self.calls = answers, []
+
+    def caller(self, module: str, budget: float):
+        def call(fn: str, args: list, no_autograd: bool = False, keep=()) -> CallResult:
+            self.calls.append(tuple(tuple(a.shape) for a in args))
+            X, K = args
+            shape = (X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)
+            return self.answers.get(len(self.calls), CallResult(True, value=torch.zeros(shape)))
+        return call
+
+
+OUTPUT_SHAPE = hidden_tests.TESTS["cc_output_shape"]
+SHAPES = [tuple(case) for case in OUTPUT_SHAPE.cases]
+
+
+@pytest.mark.parametrize("how", ["crashed", "timed_out"])
+def test_a_crash_or_timeout_ends_its_test(how: str) -> None:
+    """The student's process died (or hung) on the second of four cases: the test scores the
+    one case passed before, and its later cases are never run (a fresh process would pass
+    them, which is how a submission that crashes on a hard input would earn them)."""
+    assert len(SHAPES) == 4
+    session = FakeSession({2: CallResult(False, **{how: True})})
+    outcome = grade.run_hidden_test(OUTPUT_SHAPE, session, 7, 10.0)
+    assert session.calls == SHAPES[:2]
+    assert outcome.fraction == 0.25
+    assert outcome.timed_out is (how == "timed_out")
+    assert outcome.message.startswith("1 of 4 checks passed")
+
+
+def test_a_failed_case_does_not_end_its_test() -> None:
+    """The control: a wrong answer on the second case costs that case only."""
+    session = FakeSession({2: CallResult(True, value=torch.zeros(1, 1))})
+    outcome = grade.run_hidden_test(OUTPUT_SHAPE, session, 7, 10.0)
+    assert session.calls == SHAPES
+    assert outcome.fraction == 0.75 and not outcome.timed_out
+    assert outcome.message.startswith("3 of 4 checks passed")
+    assert "expected shape (4, 4), got (1, 1)" in outcome.message
