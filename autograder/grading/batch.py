@@ -258,7 +258,9 @@ def run_grade_command(args) -> int:
         results = grade_many(paths, jobs=args.jobs, seed=seed, timeout=args.timeout,
                              journal=journal,
                              require_sandbox=getattr(args, "require_sandbox", False),
-                             meanwhile=reports.preload if args.json or args.csv else None)
+                             meanwhile=(lambda: reports.preload(
+                                 len(paths) >= reports.MIN_HISTOGRAM_CLASS))
+                             if args.json or args.csv else None)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
