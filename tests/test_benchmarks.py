@@ -212,3 +212,29 @@ def test_a_fast_single_run_grades_every_hidden_test_afresh(tmp_path, monkeypatch
     assert all(statuses[n] == "passed" for n in hidden_tests.TESTS)
     assert result["score"] == points.total_max() - sum(points.MANUAL.values())
     assert len(journal.read_text().splitlines()) == 1  # written by this run, not read
+
+
+def test_stock_baseline_draws_the_inputs_grade_draws(tmp_path) -> None:
+    """benchmarks/in_kernel.py (stock nbgrader's cells) seeds each submission's inputs like
+    ``grade``: derive_seed over the sandbox's copy of source/, whatever the kernel's own
+    __pycache__ adds to the folder."""
+    from autograder import build
+    from autograder.grading import grade
+    from benchmarks import in_kernel
+
+    sub = tmp_path / "reference"
+    build.solution(sub)
+    (sub / "source" / "__pycache__").mkdir(exist_ok=True)
+    (sub / "source" / "__pycache__" / "batchnorm.cpython-311.pyc").write_bytes(b"\0" * 16)
+    sandbox = Sandbox(limits=Limits())
+    try:
+        workdir, _ = sandbox.prepare(sub)
+        expected = grade.derive_seed(grade.DEFAULT_SEED, workdir)
+    finally:
+        sandbox.close()
+    assert in_kernel.submission_seed(sub) == expected
+    assert expected != grade.DEFAULT_SEED
+    # Other code, other inputs (the seed follows the code, as in grade).
+    (sub / "source" / "batchnorm.py").write_text("# changed\n", encoding="utf-8")
+    in_kernel._SEEDS.clear()
+    assert in_kernel.submission_seed(sub) != expected
