@@ -18,11 +18,13 @@ import contextlib
 import copy
 import importlib
 import sys
+import tempfile
 import warnings
+from pathlib import Path
 
 from autograder import points, warmup
 from autograder.grading import grade
-from autograder.grading.sandbox import CallResult
+from autograder.grading.sandbox import CallResult, copy_submission_source
 
 
 class LocalSession:
@@ -42,6 +44,21 @@ class LocalSession:
                 return CallResult(False, error=_error(exc), stage="call")
             return CallResult(True, value=value, args_after=args, stage="call")
         return call
+
+
+_SEEDS: dict[str, int] = {}
+
+
+def submission_seed(folder: Path) -> int:
+    """The seed ``grade`` uses for this submission's inputs: ``grade.derive_seed`` over the
+    same copy of source/ the sandbox grades (compiled files and oversized files left out,
+    so the kernel's own __pycache__ does not change it). Taken once per kernel."""
+    key = str(Path(folder).resolve())
+    if key not in _SEEDS:
+        with tempfile.TemporaryDirectory(prefix="stock-seed-") as tmp:
+            copy_submission_source(Path(folder), Path(tmp))
+            _SEEDS[key] = grade.derive_seed(grade.DEFAULT_SEED, Path(tmp))
+    return _SEEDS[key]
 
 
 def _error(exc: BaseException) -> dict:
@@ -70,7 +87,8 @@ def hidden_test(name: str, namespace: dict) -> float:
         else:
             test = grade.hidden_tests.TESTS[name]
             fraction, message, _, _ = grade.run_hidden_test(
-                test, LocalSession(), grade.DEFAULT_SEED, grade.DEFAULT_TEST_TIMEOUT, {})
+                test, LocalSession(), submission_seed(Path.cwd()),
+                grade.DEFAULT_TEST_TIMEOUT, {})
     if fraction <= 0:
         raise AssertionError(f"{name}: {message}")
     print(f"{name}: {message}")

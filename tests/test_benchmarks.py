@@ -177,3 +177,64 @@ def test_every_section_is_registered_once() -> None:
     keys = [s.key for s in sections.SECTIONS]
     assert len(keys) == len(set(keys))
     assert all(callable(s.measure) and callable(s.render) for s in sections.SECTIONS)
+
+
+def test_a_fast_single_run_grades_every_hidden_test_afresh(tmp_path, monkeypatch) -> None:
+    """The one-submission speed-up (no histogram, lighter sandbox start) is not bought by
+    skipping tests or reusing results: every hidden test runs in this very command, and no
+    journal entry existed to reuse."""
+    import argparse
+    import json
+
+    from autograder import build
+    from autograder.grading import batch, grade, hidden_tests
+
+    sub = tmp_path / "reference"
+    build.solution(sub)
+    out = tmp_path / "out" / "g.json"
+    journal = Path(str(out) + batch.JOURNAL_SUFFIX)
+    assert not journal.exists()
+    ran: list[str] = []
+    real = grade.run_hidden_test
+
+    def counted(test, *args, **kwargs):
+        ran.append(test.name)
+        return real(test, *args, **kwargs)
+
+    monkeypatch.setattr(grade, "run_hidden_test", counted)
+    args = argparse.Namespace(submissions=[str(sub)], jobs=1, seed=None, timeout=None,
+                              json=str(out), csv=None, gradescope=None)
+    assert batch.run_grade_command(args) == 0
+    assert sorted(ran) == sorted(hidden_tests.TESTS)  # each once, none skipped
+    result = json.loads(out.read_text())["submissions"][0]
+    statuses = {t["name"]: t["status"] for t in result["tests"]}
+    assert set(hidden_tests.TESTS) <= set(statuses)
+    assert all(statuses[n] == "passed" for n in hidden_tests.TESTS)
+    assert result["score"] == points.total_max() - sum(points.MANUAL.values())
+    assert len(journal.read_text().splitlines()) == 1  # written by this run, not read
+
+
+def test_stock_baseline_draws_the_inputs_grade_draws(tmp_path) -> None:
+    """benchmarks/in_kernel.py (stock nbgrader's cells) seeds each submission's inputs like
+    ``grade``: derive_seed over the sandbox's copy of source/, whatever the kernel's own
+    __pycache__ adds to the folder."""
+    from autograder import build
+    from autograder.grading import grade
+    from benchmarks import in_kernel
+
+    sub = tmp_path / "reference"
+    build.solution(sub)
+    (sub / "source" / "__pycache__").mkdir(exist_ok=True)
+    (sub / "source" / "__pycache__" / "batchnorm.cpython-311.pyc").write_bytes(b"\0" * 16)
+    sandbox = Sandbox(limits=Limits())
+    try:
+        workdir, _ = sandbox.prepare(sub)
+        expected = grade.derive_seed(grade.DEFAULT_SEED, workdir)
+    finally:
+        sandbox.close()
+    assert in_kernel.submission_seed(sub) == expected
+    assert expected != grade.DEFAULT_SEED
+    # Other code, other inputs (the seed follows the code, as in grade).
+    (sub / "source" / "batchnorm.py").write_text("# changed\n", encoding="utf-8")
+    in_kernel._SEEDS.clear()
+    assert in_kernel.submission_seed(sub) != expected

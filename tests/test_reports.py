@@ -368,9 +368,19 @@ def test_report_lists_most_failed_tests_and_flagged_submissions(tmp_path, result
 
 
 def test_report_of_a_perfect_class(tmp_path):
-    report, image = reports.write_report([make_result("alice", "full")], tmp_path, "x")
+    report, image = reports.write_report([make_result("alice", "full"),
+                                          make_result("bob", "full")], tmp_path, "x")
     assert "No test failed." in report.read_text()
     assert image.stat().st_size > 0
+
+
+def test_report_of_one_submission_draws_no_histogram_and_says_so(tmp_path):
+    (tmp_path / "x-histograms.png").write_bytes(b"an earlier class's figure")
+    report, image = reports.write_report([make_result("alice", "full")], tmp_path, "x")
+    text = report.read_text()
+    assert image is None and not (tmp_path / "x-histograms.png").exists()
+    assert "No score histograms" in text and "histograms.png" not in text
+    assert "No test failed." in text  # the rest of the report is complete
 
 
 # ------------------------------------------------------------------ terminal table

@@ -370,7 +370,9 @@ def run_grade_command(args) -> int:
         results = grade_many(paths, jobs=args.jobs, seed=seed, timeout=args.timeout,
                              journal=journal,
                              require_sandbox=getattr(args, "require_sandbox", False),
-                             meanwhile=reports.preload if args.json or args.csv else None)
+                             meanwhile=(lambda: reports.preload(
+                                 len(paths) >= reports.MIN_HISTOGRAM_CLASS))
+                             if args.json or args.csv else None)
     except Interrupted as stopped:
         print(f"interrupted: {stopped.done} of {stopped.total} graded; run the same "
               "command to resume", file=sys.stderr)

@@ -603,6 +603,9 @@ def report_markdown(results: Sequence[dict], image_name: str | None = None,
                   "are graded by hand and are not included.")]
     if image_name:
         lines += ["", f"![score histograms]({image_name})"]
+    elif n < MIN_HISTOGRAM_CLASS:
+        lines += ["", f"No score histograms: a class of {n} shows no distribution "
+                  f"(they are drawn from {MIN_HISTOGRAM_CLASS} submissions on)."]
 
     lines += ["", "## Most-failed tests", ""]
     failed = failed_counts(results)
@@ -657,11 +660,17 @@ def histogram_panels(results: Sequence[dict]) -> list[tuple[str, list[float], fl
     return panels
 
 
-def preload() -> None:
+# A histogram of fewer submissions shows no distribution: the report says so instead of
+# making the instructor wait for a figure (drawing it costs more than grading one).
+MIN_HISTOGRAM_CLASS = 2
+
+
+def preload(figures: bool = True) -> None:
     """Import what writing the reports needs (matplotlib's Agg canvas, jsonschema), so that
     a caller can do it while it waits for something else."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
-    from matplotlib.figure import Figure  # noqa: F401
+    if figures:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+        from matplotlib.figure import Figure  # noqa: F401
 
     _schema("grade")
 
@@ -700,10 +709,18 @@ def _histograms(results: Sequence[dict]) -> bytes:
 
 
 def write_report(results: Sequence[dict], folder: str | os.PathLike,
-                 stem: str, similarity: Sequence[str] | None = None) -> tuple[Path, Path]:
-    """``<stem>-report.md`` and ``<stem>-histograms.png`` in ``folder``."""
+                 stem: str, similarity: Sequence[str] | None = None
+                 ) -> tuple[Path, Path | None]:
+    """``<stem>-report.md`` and, for a class of ``MIN_HISTOGRAM_CLASS`` or more,
+    ``<stem>-histograms.png`` in ``folder`` (None in its place otherwise)."""
     folder = Path(folder)
     png_name = f"{stem}-histograms.png"
+    if len(results) < MIN_HISTOGRAM_CLASS:
+        # An earlier class's figure under this name would be read as this one's.
+        (folder / png_name).unlink(missing_ok=True)
+        text = report_markdown(results, similarity=similarity)
+        report = atomic_write(folder / f"{stem}-report.md", lambda f: f.write(text))
+        return report, None
     png = _histograms(results)
     text = report_markdown(results, image_name=png_name, similarity=similarity)
     image = atomic_write(folder / png_name, lambda f: f.write(png), binary=True)

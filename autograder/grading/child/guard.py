@@ -10,6 +10,7 @@ answering as disabled.
 from __future__ import annotations
 
 import re
+import sys
 
 
 class ForbiddenOperation(BaseException):
@@ -53,7 +54,18 @@ class Watch:
             return False
 
         class Mode(TorchDispatchMode):
+            @classmethod
+            def _should_skip_dynamo(cls) -> bool:
+                # torch would wrap __torch_dispatch__ in torch._disable_dynamo, whose first
+                # call imports torch._dynamo (2 s on this machine, on every grader's start).
+                # `dispatch` below keeps what it is for: once dynamo is loaded (the student
+                # imported it), the mode's frames are still never compiled.
+                return False
+
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                return dispatch(self, func, types, args, kwargs)
+
+            def _watch(self, func, types, args=(), kwargs=None):
                 if watch.active:
                     namespace, _, name = func._schema.name.partition("::")
                     if namespace == "aten":
@@ -69,6 +81,16 @@ class Watch:
                         if records_graph(args):
                             watch.deny("autograd", f"{name} on a tensor that requires grad")
                 return func(*args, **(kwargs or {}))
+
+        disabled: list = []
+
+        def dispatch(mode, func, types, args, kwargs):
+            disable = getattr(sys.modules.get("torch._dynamo"), "disable", None)
+            if disable is None:  # nothing can be compiling: dynamo is not (yet) loaded
+                return Mode._watch(mode, func, types, args, kwargs)
+            if not disabled:
+                disabled.append(disable(Mode._watch, recursive=True))
+            return disabled[0](mode, func, types, args, kwargs)
 
         self.mode_class = Mode
         modules = {"numpy": numpy, "torch": torch}
