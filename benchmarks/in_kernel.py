@@ -88,7 +88,7 @@ def hidden_test(name: str, namespace: dict) -> float:
             test = grade.hidden_tests.TESTS[name]
             fraction, message, _, _ = grade.run_hidden_test(
                 test, LocalSession(), submission_seed(Path.cwd()),
-                grade.DEFAULT_TEST_TIMEOUT, {})
+                grade.DEFAULT_TEST_TIMEOUT)
     if fraction <= 0:
         raise AssertionError(f"{name}: {message}")
     print(f"{name}: {message}")
