@@ -463,6 +463,36 @@ def cross_corr_2d(X, K):
 }
 
 
+# Red team, second pass: a helper past the review's size limit was imported but never read
+# (so `sys.modules["__main__"].WATCH` in it went unflagged), and the guard switched off and
+# on again around the banned call was not seen by its end-of-call check.
+BYPASSES["oversized_helper_unread"] = (CC, "cross_corr_2d", '''
+from . import _big
+
+
+def cross_corr_2d(X, K):
+    return _big.corr(X, K)
+''', {"source/_big.py": "import sys\nimport torch\n" + "# padding\n" * 120_000
+      + "\n\ndef corr(X, K):\n    w = sys.modules['__main__'].WATCH\n    w.active = False\n"
+      "    try:\n        return torch.nn.functional.conv2d(X[None, None], "
+      "K[None, None].to(X.dtype))[0, 0]\n    finally:\n        w.active = True\n"},
+    "byte limit for a Python file")
+BYPASSES["guard_toggled_off_and_on"] = (CC, "cross_corr_2d", '''
+import __main__
+
+
+def cross_corr_2d(X, K):
+    w = __main__.WATCH
+    w.active = False
+    try:
+        return torch.nn.functional.conv2d(X[None, None], K[None, None].to(X.dtype))[0, 0]
+    finally:
+        w.active = True
+''', None, "tampering: the guard was switched off during the call")
+#: Bypasses that stop all code grading (a file the checks cannot read), not one section.
+STOPS_ALL = {"utf7_cookie_helper", "oversized_helper_unread"}
+
+
 @pytest.mark.parametrize("name", sorted(BYPASSES))
 def test_bypass_fails_or_is_flagged(name, sb, ref, tmp_path):
     module, function, code, files, flag = BYPASSES[name]
@@ -481,7 +511,7 @@ def test_bypass_fails_or_is_flagged(name, sb, ref, tmp_path):
         assert tests[test_name]["score"] == 0, (test_name, tests[test_name])
     assert any(flag in f for f in result["flags"]), result["flags"]
     other = "spatial_batchnorm" if module == CC else "cross_correlation"
-    if name != "utf7_cookie_helper":  # a file that cannot be read stops all code grading
+    if name not in STOPS_ALL:  # a file that cannot be read stops all code grading
         assert result["sections"][other]["score"] == points.section_max(other)
 
 

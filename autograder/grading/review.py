@@ -254,6 +254,11 @@ def review(source: Path) -> Review:
     # 100,000 files cost nothing here; the copy step reports what it skipped.
     listing = files.walk(source, "source")
     graded = set(assignment.MODULES)
+    unread = [r for r, _ in listing.files[MAX_FILES:] if r.endswith(".py")]
+    if unread:
+        result.problems.append(f"source/ holds more than {MAX_FILES} files, and Python files "
+                               f"past them ({files.shown('source/' + unread[0])} ...) could "
+                               "not be read: remove what the package does not need")
     for rel_path, _ in listing.files[:MAX_FILES]:
         path = source / rel_path
         rel = f"source/{rel_path}"
@@ -264,7 +269,14 @@ def review(source: Path) -> Review:
         if path.suffix in (".so", ".pyd", ".pyc", ".pth"):
             result.notes.append(f"for review: {rel} is compiled or import-time code")
             continue
-        if path.suffix != ".py" or path.stat().st_size > static.MAX_SOURCE_BYTES:
+        if path.suffix != ".py":
+            continue
+        size = path.stat().st_size
+        if size > static.MAX_SOURCE_BYTES:
+            # Code that is imported but never read would hide anything: not graded.
+            result.problems.append(f"{files.shown(rel)} is {size} bytes, over the "
+                                   f"{static.MAX_SOURCE_BYTES} byte limit for a Python file: "
+                                   "code is graded only when every Python file can be read")
             continue
         try:
             raw = path.read_bytes()

@@ -33,7 +33,22 @@ class Watch:
         self.found: set[str] = set()
         self.rules: frozenset[str] = frozenset()
         self.function = ""
-        self.active = False
+        # `active` is a property over a closure: switching it off during a call and on again
+        # before returning (student code that reached this object) is recorded as tampering,
+        # not only an `active` found wrong at the end.
+        switch = {"on": False, "armed": False, "flipped": False}
+
+        def get_active(_watch) -> bool:
+            return switch["on"]
+
+        def set_active(_watch, value) -> None:
+            if switch["armed"] and value is not True:
+                switch["flipped"] = True
+            switch["on"] = value is True
+
+        self.__class__ = type(type(self).__name__, (type(self),),
+                              {"active": property(get_active, set_active), "__slots__": ()})
+        self._switch = switch
         aten = {op: family for family, spec in bans.items() for op in spec["aten"]}
         other = {family: re.compile(spec["other_namespaces"]) for family, spec in bans.items()
                  if spec["other_namespaces"] not in ("", "^$")}
@@ -129,14 +144,18 @@ class Watch:
 
     def __enter__(self):
         self.found.clear()
+        self._switch.update(armed=False, flipped=False)
         self.active = True
+        self._switch["armed"] = True
         self.armed = (self.rules, self.function)
         self.mode = self.mode_class()
         self.mode.__enter__()
         return self
 
     def __exit__(self, *exc):
-        if self.active is not True or (self.rules, self.function) != self.armed:
+        switch = self._switch
+        flipped, switch["armed"] = switch["flipped"], False
+        if flipped or self.active is not True or (self.rules, self.function) != self.armed:
             self.found.add("tampering: the guard was switched off during the call")
         self.active = False
         try:
