@@ -191,13 +191,42 @@ def nbgrader_autograde(paths: list[Path], dest: Path, kind: str) -> dict:
     return result
 
 
-def linear_fit(times: dict[int, float]) -> dict | None:
-    """Fixed cost and cost per submission from wall times of two class sizes."""
-    if len(times) != 2 or any(t is None for t in times.values()):
+# A fitted cost below this is not a measurement: the spread of the runs swallowed it.
+MIN_FITTED_S = 0.005
+
+
+def _fit(points_: list[tuple[int, float]]) -> tuple[float, float]:
+    """Least-squares (fixed, per submission) through (class size, seconds) points."""
+    xs, ys = [float(n) for n, _ in points_], [t for _, t in points_]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    per = (sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+           / sum((x - mx) ** 2 for x in xs))
+    return my - per * mx, per
+
+
+def linear_fit(times: dict[int, float | list[float]]) -> dict | None:
+    """Fixed cost and cost per submission, least squares over every class size given.
+
+    A size may hold one time or the times of its repeats. With repeats, the fit over all
+    runs is the figure, and ``*_range`` the least and greatest fits over the repeats taken
+    one index at a time (run i of every size), so the spread of the runs shows. A fitted
+    cost at or under ``MIN_FITTED_S`` (a negative fixed cost, say) is an ``error``, never
+    a number."""
+    runs = {n: (t if isinstance(t, list) else [t]) for n, t in times.items()}
+    if len(runs) < 2 or any(t is None for ts in runs.values() for t in ts):
         return None
-    (n1, t1), (n2, t2) = sorted(times.items())
-    per = (t2 - t1) / (n2 - n1)
-    return {"fixed_s": t1 - n1 * per, "per_submission_s": per}
+    fixed, per = _fit([(n, t) for n, ts in runs.items() for t in ts])
+    out: dict = {"fixed_s": fixed, "per_submission_s": per, "sizes": sorted(runs)}
+    repeats = min(len(ts) for ts in runs.values())
+    if repeats > 1:
+        fits = [_fit([(n, ts[i]) for n, ts in runs.items()]) for i in range(repeats)]
+        out["fixed_s_range"] = [min(f for f, _ in fits), max(f for f, _ in fits)]
+        out["per_submission_s_range"] = [min(p for _, p in fits), max(p for _, p in fits)]
+    bad = [k for k in ("fixed_s", "per_submission_s") if out[k] <= MIN_FITTED_S]
+    if bad:
+        out["error"] = (f"fitted {' and '.join(bad)} at or under {MIN_FITTED_S} s: the "
+                        "spread of the runs is larger than the cost; not a measurement")
+    return out
 
 
 RUN_KEYS = ("seconds", "cpu_s", "rc", "graded", "error", "generate_s")

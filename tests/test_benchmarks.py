@@ -135,7 +135,7 @@ def test_in_kernel_hidden_tests_score_like_the_grader(tmp_path: Path, monkeypatc
 
 def test_linear_fit() -> None:
     fit = run.linear_fit({4: 10.0, 20: 26.0})
-    assert fit == {"fixed_s": 6.0, "per_submission_s": 1.0}
+    assert (fit["fixed_s"], fit["per_submission_s"]) == (6.0, 1.0) and "error" not in fit
     assert run.linear_fit({4: None, 20: 3.0}) is None
 
 
@@ -238,3 +238,18 @@ def test_stock_baseline_draws_the_inputs_grade_draws(tmp_path) -> None:
     (sub / "source" / "batchnorm.py").write_text("# changed\n", encoding="utf-8")
     in_kernel._SEEDS.clear()
     assert in_kernel.submission_seed(sub) != expected
+
+
+def test_linear_fit_over_three_sizes_with_repeats() -> None:
+    times = {n: [2.0 + 0.08 * n, 2.0 + 0.12 * n] for n in (10, 20, 40)}  # 0.1 s on average
+    fit = run.linear_fit(times)
+    assert fit["sizes"] == [10, 20, 40] and "error" not in fit
+    assert abs(fit["per_submission_s"] - 0.1) < 0.01 and abs(fit["fixed_s"] - 2.0) < 0.2
+    low, high = fit["per_submission_s_range"]
+    assert abs(low - 0.08) < 1e-9 and abs(high - 0.12) < 1e-9  # the repeats' spread shows
+
+
+def test_a_negative_fitted_cost_is_an_error_not_a_number() -> None:
+    fit = run.linear_fit({10: 1.0, 20: 1.9, 40: 4.1})  # extrapolates below zero at n = 0
+    assert fit["fixed_s"] < 0 and "fixed_s" in fit["error"]
+    assert run.linear_fit({10: 1.0}) is None  # one size fits nothing
