@@ -102,9 +102,10 @@ def render_class(results: dict, summary: Summary) -> list[str]:
            f"| CPU, {n1} | CPU, {n2} | per submission (CPU) |",
            "|---|---|---|---|---|---|---|---|"]
     for tool, entry in tools.items():
-        fit = entry["fit"] or {}
+        # A fit that linear_fit marked as an error (a cost at or under zero) is no number.
+        fit = {} if (entry["fit"] or {}).get("error") else entry["fit"] or {}
         cpu = entry.get("cpu_s", {})
-        fit_cpu = entry.get("fit_cpu") or {}
+        fit_cpu = {} if (entry.get("fit_cpu") or {}).get("error") else entry.get("fit_cpu") or {}
         out.append(f"| {_tool_name(tool, c)} | {f(entry['seconds'][str(n1)], 1, ' s')} | "
                    f"{f(entry['seconds'][str(n2)], 1, ' s')} | {f(fit.get('fixed_s'), 1, ' s')} "
                    f"| {f(fit.get('per_submission_s'), 3, ' s')} "
