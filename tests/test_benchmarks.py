@@ -253,3 +253,71 @@ def test_a_negative_fitted_cost_is_an_error_not_a_number() -> None:
     fit = run.linear_fit({10: 1.0, 20: 1.9, 40: 4.1})  # extrapolates below zero at n = 0
     assert fit["fixed_s"] < 0 and "fixed_s" in fit["error"]
     assert run.linear_fit({10: 1.0}) is None  # one size fits nothing
+
+
+# Runs in a fresh interpreter: each submission's source/ is imported there, the way the
+# stock cells import it in the kernel, never into the test process itself.
+_STOCK_VERDICTS = """
+import json, os, sys
+from autograder import points
+from benchmarks import in_kernel
+out = {}
+for folder in sys.argv[1:]:
+    os.chdir(folder)
+    sys.path.insert(0, folder)
+    for mod in [m for m in sys.modules if m == "source" or m.startswith("source.")]:
+        del sys.modules[mod]
+    scores = {}
+    for name in points.TESTS:
+        if name == "warmup_e_learning_rates":
+            continue  # read from the kernel's answer_e, which this run has no kernel for
+        try:
+            scores[name] = in_kernel.hidden_test(name, {})
+        except AssertionError:
+            scores[name] = 0.0
+    sys.path.remove(folder)
+    out[folder] = scores
+print(json.dumps(out))
+"""
+
+
+def test_stock_baseline_agrees_with_the_grader_on_the_variant_library(tmp_path) -> None:
+    """Issue 22: the baseline draws the grader's inputs (its seed mixed with the code), so
+    on every variant it can judge it gives every test the pinned score of
+    tests/variants/expected.json. Left out, on principle: variants with a forbidden call or
+    any other flag in their pinned verdict (stock nbgrader has no forbidden-call check, no
+    time limit, no guard), and the release stubs. The cells' code runs here without
+    nbgrader's kernel (``in_kernel.hidden_test``, the function each stock cell calls), which
+    keeps this test to one interpreter instead of one kernel per variant."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.variants import expect
+
+    pinned = expect.load()
+    assert expect.seed() == stock_nbgrader_seed()
+    chosen = {}
+    for variant in expect.submissions():
+        name = expect.key(variant)
+        if variant == "stubs" or pinned[name]["flags"]:
+            continue
+        if variant is not None and variant.forbidden_tests:
+            continue
+        chosen[str(expect.make(tmp_path / name.replace("/", "_"), variant))] = name
+    assert len(chosen) >= 40  # the subset is most of the library, not a token few
+    proc = subprocess.run([sys.executable, "-c", _STOCK_VERDICTS, *chosen],
+                          capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stock = json.loads(proc.stdout.strip().splitlines()[-1])
+    disagree = [(chosen[f], t, s, pinned[chosen[f]]["tests"][t])
+                for f, scores in stock.items() for t, s in scores.items()
+                if abs(s - pinned[chosen[f]]["tests"][t]) > 1e-3]
+    assert disagree == []
+
+
+def stock_nbgrader_seed() -> int:
+    from autograder.grading import grade
+
+    return grade.DEFAULT_SEED
