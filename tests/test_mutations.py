@@ -62,7 +62,7 @@ MUTATIONS = (
              (f"{PINNED}[bugs/bn_modifies_x_in_place]",)),
     Mutation("dbeta checked for its shape only", G + "hidden_tests.py",
              '    close(dbeta, want_b, f"dbeta for x of shape {_fmt(case)} (one value per '
-             'channel)")',
+             'channel)",\n          dtype=x.dtype)',
              '    as_tensor(dbeta, "dbeta", shape=tuple(want_b.shape))',
              (f"{PINNED}[bugs/bn_dbeta_mean_not_sum]",)),
     Mutation("a crash or timeout no longer ends its test", G + "grade.py",
