@@ -8,7 +8,13 @@ the summary list, appends its rows to the summary and returns its lines.
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+THREADS_JSON = REPO / "benchmarks" / "threads.json"
 
 # Targets, in one place.
 TARGET_CLASS_SPEEDUP = 20.0
@@ -57,11 +63,15 @@ def document(results: dict, command: str, sections: list[tuple[str, Callable]]) 
         f"{m.get('loadavg_end')}: other work shared the machine, so absolute times are noisy",
         "",
     ]
+    stale = stale_notice(str(results.get("git", "")))
+    if stale:
+        lines[1:1] = ["", stale]
     summary: Summary = []
     body: list[str] = []
     for key, renderer in sections:
         if results.get(key) is not None:
             body += renderer(results, summary)
+    body += render_threads()
     head = ["## Summary", "", "| benchmark | result | target | |", "|---|---|---|---|"]
     head += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in summary]
     return "\n".join(lines + head + [""] + body).rstrip("\n") + "\n"
@@ -345,4 +355,60 @@ def render_slow(results: dict, summary: Summary) -> list[str]:
            "|---|---|---|---|---|"]
     out += [f"| {r['variant']} | {r['test']} | {r['status']} | {r['seconds']:.3f} | "
             f"{r['headroom']:.0f}× |" for r in rows]
+    return out + [""]
+
+
+# ----------------------------------------------------------------- staleness, thread ban
+
+def grader_last_change() -> str | None:
+    """The last commit that changed the grader (autograder/grading), or None outside git."""
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%H", "--", "autograder/grading"],
+                             cwd=REPO, capture_output=True, text=True, timeout=30)
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def stale_notice(measured: str) -> str:
+    """A warning for the top of the page when the numbers were measured at a commit older
+    than the grader's last change (or at one git does not know); empty when they are not."""
+    last = grader_last_change()
+    commit = measured.split()[0].removesuffix("-dirty") if measured else ""
+    if last is None or not commit:
+        return ""
+    known = subprocess.run(["git", "merge-base", "--is-ancestor", last, commit], cwd=REPO,
+                           capture_output=True, timeout=30).returncode == 0
+    if known:
+        return ""
+    return (f"> **Out of date:** measured at commit {commit}, before the grader's last change "
+            f"({last[:7]}). The numbers below describe the older grader; rerun "
+            "`.venv/bin/python -m benchmarks` on a quiet machine.")
+
+
+def render_threads(path: Path = THREADS_JSON) -> list[str]:
+    """The thread ban's cost on honest code (``python -m benchmarks.threads``), if measured."""
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    arms = data["arms"]
+    on, off = arms["ban on"], arms["ban off"]
+    out = ["## The one-thread, one-process ban and honest code", "",
+           f"`{data.get('command', '.venv/bin/python -m benchmarks.threads')}` "
+           f"(`benchmarks/threads.json`): honest reference code in the sandbox child with the "
+           f"seccomp kill of clone/fork on and off, {data['repeats']} repeats of "
+           f"{data['calls_per_repeat']} calls, interleaved, on {data['machine']['cpus']} cores "
+           f"(Python {data['machine']['python']}, torch {data['machine']['torch']}). The child "
+           "ran torch with one thread before the ban too (the zygote sets it), so the ban "
+           "cannot slow honest code; the ratios below show it does not.", "",
+           "| measure | ban on, median (min–max) | ban off, median (min–max) | on / off |",
+           "|---|---|---|---|"]
+    for name, a in on.items():
+        b = off.get(name)
+        if not b:
+            continue
+        out.append(f"| {name} | {a['median_s'] * 1e3:.2f} ms ({a['min_s'] * 1e3:.2f}–"
+                   f"{a['max_s'] * 1e3:.2f}) | {b['median_s'] * 1e3:.2f} ms "
+                   f"({b['min_s'] * 1e3:.2f}–{b['max_s'] * 1e3:.2f}) | "
+                   f"{a['median_s'] / b['median_s']:.2f} |")
     return out + [""]

@@ -6,6 +6,8 @@ No timing is asserted here: speed targets live in BENCHMARKS.md, not in unit tes
 from __future__ import annotations
 
 import dataclasses
+import json
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -16,6 +18,8 @@ from autograder import points
 from autograder.grading.sandbox import Limits, Sandbox
 from benchmarks import measure as run
 from benchmarks import render, sections, stock_nbgrader
+
+REPO = Path(__file__).resolve().parent.parent
 
 TINY = dataclasses.replace(run.QUICK, class_sizes=(1, 2), grade_repeats=1, single_repeats=1,
                            marginal_n=2, cc_sizes=(8,), cc_kernels=(1, 3),
@@ -321,3 +325,28 @@ def stock_nbgrader_seed() -> int:
     from autograder.grading import grade
 
     return grade.DEFAULT_SEED
+
+
+def test_a_benchmark_older_than_the_grader_says_so_on_top() -> None:
+    """Issue 22: the page names the commit it was measured at, and warns when the grader
+    changed since; measured at the grader's last change (or later), no warning."""
+    last = render.grader_last_change()
+    assert last is not None
+    first = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=REPO,
+                           capture_output=True, text=True).stdout.split()[0]
+    old = render.stale_notice(first[:7])
+    assert old.startswith("> **Out of date:**") and first[:7] in old and last[:7] in old
+    assert render.stale_notice(last[:7]) == ""
+    assert render.stale_notice(f"{last[:7]}-dirty") == ""
+
+
+def test_the_thread_ban_section_shows_both_arms(tmp_path: Path) -> None:
+    arm = {"median_s": 0.002, "min_s": 0.001, "max_s": 0.004}
+    data = {"repeats": 3, "calls_per_repeat": 2, "machine": {"cpus": 2, "python": "3.11",
+                                                            "torch": "2.13.0"},
+            "arms": {"ban on": {"call": arm}, "ban off": {"call": dict(arm, median_s=0.004)}}}
+    path = tmp_path / "threads.json"
+    path.write_text(json.dumps(data))
+    text = "\n".join(render.render_threads(path))
+    assert "| call | 2.00 ms (1.00–4.00) | 4.00 ms (1.00–4.00) | 0.50 |" in text
+    assert render.render_threads(tmp_path / "absent.json") == []
