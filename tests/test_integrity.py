@@ -965,3 +965,40 @@ def test_killed_batch_resumes_without_regrading(templates, tmp_path):
     assert third.returncode == 0, third.stderr
     assert journal.read_text() == lines  # nothing regraded
     assert json.loads(out.read_text()) == data
+
+
+# ------------------------------------------------------------------ red team, second pass
+# Submissions of the red team's second pass on the final main (tests/redteam/<name>/: the
+# files each one changes in the reference solution). Each got full marks with a banned call
+# and no flag before its fix. Now each loses the points of the section it cheats in, and
+# the ones whose trick is in the text are flagged for review.
+REDTEAM = Path(__file__).resolve().parent / "redteam"
+RED_TEAM = {
+    # name: (section that must lose points, words of a flag it must raise, or None)
+    "execroot": ("cross_correlation", sandbox_mod.THREADS),  # execve of a relay program
+    "execquiet": ("cross_correlation", sandbox_mod.THREADS),
+    # get_type_hints runs a string annotation that switches torch's dispatch off around
+    # F.conv2d: code that reaches below the guard, which the text review flags (no points).
+    "hintcc": (None, "string annotation that is code"),
+    "lazycc": ("cross_correlation", None),  # a tensor subclass filled in by detach()
+    "duckcc": ("cross_correlation", None),  # a look-alike with a __class__ property
+    "lazybn": ("spatial_batchnorm", None),
+    "getattrbn": ("spatial_batchnorm", "defines __getattr__"),  # work done on inspection
+    "nancrash": ("cross_correlation", None),  # an honest NaN: a failure, not a grader error
+}
+
+
+@pytest.mark.parametrize("name", sorted(RED_TEAM))
+def test_red_team_submission_gains_nothing(name, any_sb, templates, tmp_path):
+    section_key, flag = RED_TEAM[name]
+    sub = tmp_path / name
+    shutil.copytree(templates["ref"], sub, symlinks=True)
+    for f in (REDTEAM / name).iterdir():
+        shutil.copy(f, sub / "source" / f.name)
+    result = run(sub, any_sb)
+    assert not any(f.startswith("grader error") for f in result["flags"]), result["flags"]
+    assert all(t["status"] != "error" for t in result["tests"])
+    if section_key is not None:
+        assert section(result, section_key) < points.section_max(section_key), by_test(result)
+    if flag is not None:
+        assert any(flag in f for f in result["flags"]), result["flags"]

@@ -178,3 +178,12 @@ def test_a_failed_case_does_not_end_its_test() -> None:
     assert outcome.fraction == 0.75 and not outcome.timed_out
     assert outcome.message.startswith("3 of 4 checks passed")
     assert "expected shape (4, 4), got (1, 1)" in outcome.message
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_nan_or_inf_answer_is_a_failed_case_not_a_grader_error(bad: float) -> None:
+    """Red team: an all-NaN answer (an honest 0/0 bug) made the judge raise IndexError, so
+    the whole submission became a grader error on every regrade."""
+    expected = torch.ones(2, 3, dtype=torch.float64)
+    with pytest.raises(hidden_tests.Fail, match=r"largest error inf at index \(0, 0\)"):
+        hidden_tests.close(torch.full((2, 3), bad), expected, "Y", dtype=torch.float32)

@@ -135,7 +135,8 @@ def close(actual, expected: torch.Tensor, what: str, *, dtype: torch.dtype,
     e = expected.detach().to("cpu", torch.float64)
     if torch.allclose(a, e, rtol=rtol, atol=atol, equal_nan=False):
         return
-    err = (a - e).abs()
+    # NaN and inf in the answer count as the largest error (NaN never equals a maximum).
+    err = torch.nan_to_num((a - e).abs(), nan=float("inf"), posinf=float("inf"))
     where = tuple(int(i) for i in torch.nonzero(err == err.max())[0]) if err.numel() else ()
     msg = (f"{what}: values differ from the expected result (largest error {err.max():.3g} "
            f"at index {where}: expected {e[where]:.6g}, got {a[where]:.6g})")

@@ -14,6 +14,7 @@ of the interpreter (sys, os, gc, ...) reached through another one (``torch.sys``
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,16 @@ _FRAME_ATTRS = frozenset({"f_back", "f_globals", "f_locals", "f_builtins", "f_co
 _DYNAMIC_CALLS = frozenset({"exec", "eval", "compile", "__import__", "vars", "globals",
                             "locals", "open", "breakpoint", "input"})
 _BY_NAME = frozenset({"getattr", "setattr", "delattr", "hasattr"})
+# Methods that run without being called by name: when the grader inspects (attribute
+# lookups, isinstance), copies or frees a student's object.
+_SILENT_DEFS = frozenset({"__getattr__", "__getattribute__", "__del__", "__class__",
+                          "__instancecheck__", "__subclasscheck__", "__init_subclass__",
+                          "__set_name__", "__reduce__", "__reduce_ex__", "__getstate__",
+                          "__setstate__", "__copy__", "__deepcopy__", "__class_getitem__"})
+# Evaluate annotations (text) as code: eval by another name.
+_EVALUATORS = frozenset({"get_type_hints", "ForwardRef", "_eval_type", "evaluate_forward_ref",
+                         "get_annotations"})
+_TYPE_NAME = re.compile(r"[A-Za-z_][\w.]*(\[[\w., \[\]]*\])?")
 # operator's by-name helpers: attrgetter("name") and methodcaller("name") are getattr too.
 _BY_NAME_OPERATOR = frozenset({"attrgetter", "methodcaller"})
 # The guard object the child keeps in __main__.
@@ -119,6 +130,8 @@ class _Reviewer(ast.NodeVisitor):
                       "allow")
         elif node.level == 0:
             for a in node.names:
+                if a.name in _EVALUATORS:
+                    self.flag(node, f"imports {a.name} (it evaluates annotation text as code)")
                 if a.name != "*":
                     self._path(node, f"{node.module}.{a.name}")
         self.generic_visit(node)
@@ -151,6 +164,8 @@ class _Reviewer(ast.NodeVisitor):
                       "machinery)")
 
     def _attribute(self, node: ast.AST, base: ast.AST, name: str) -> None:
+        if name in _EVALUATORS:
+            self.flag(node, f"uses {name} (it evaluates annotation text as code)")
         if _is_dunder(name) and name not in _PLAIN_DUNDERS:
             self.flag(node, f"uses {name}")
         elif name in _SYSTEM:
@@ -174,6 +189,8 @@ class _Reviewer(ast.NodeVisitor):
 
     def visit_Name(self, node: ast.Name) -> None:
         name = node.id
+        if name in _EVALUATORS:
+            self.flag(node, f"uses {name} (it evaluates annotation text as code)")
         if isinstance(node.ctx, ast.Load) and name not in self.own:
             if _is_dunder(name) and name not in _PLAIN_DUNDER_NAMES \
                     and name not in _DYNAMIC_CALLS:
@@ -224,7 +241,28 @@ class _Reviewer(ast.NodeVisitor):
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         if node.name in _HOOK_DEFS:
             self.flag(node, f"defines {node.name} (a hook into torch's dispatcher)")
+        elif node.name in _SILENT_DEFS:
+            self.flag(node, f"defines {node.name} (it runs when the grader reads, checks or "
+                      "frees the object, outside the function's call)")
+        args = node.args
+        for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+            if arg is not None:
+                self._annotation(arg.annotation)
+        self._annotation(node.returns)
         self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._annotation(node.annotation)
+        self.generic_visit(node)
+
+    def _annotation(self, node: ast.AST | None) -> None:
+        """A string annotation is code that typing.get_type_hints evaluates: anything but a
+        type's name (``"Tensor"``, ``"torch.Tensor"``, ``"list[int]"``) is flagged."""
+        for sub in ast.walk(node) if node is not None else ():
+            text = _literal(sub)
+            if text is not None and not _TYPE_NAME.fullmatch(text):
+                self.flag(sub, "has a string annotation that is code, not a type's name "
+                          "(typing.get_type_hints would run it)")
 
     visit_AsyncFunctionDef = visit_FunctionDef
 

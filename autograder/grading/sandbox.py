@@ -54,8 +54,8 @@ class Limits:
 #: The flag (and the student's message) when the child made a thread or a process: the
 #: seccomp filter kills it with SIGSYS (child/confine.py). A "tampering" label, so the test
 #: that made it scores 0 whatever its earlier cases passed, like a banned operator.
-THREADS = ("started a thread or a process, which the grader does not allow: student code "
-           "runs on one thread in one process")
+THREADS = ("started a thread or a process (or ran a program), which the grader does not "
+           "allow: student code runs on one thread in one process")
 THREADS_LABEL = f"{assignment.TAMPERING}: {THREADS}"
 _SIGNAL_HINTS = {
     "SIGSEGV": "a crash in native code, e.g. memory read out of bounds through as_strided, "

@@ -357,7 +357,9 @@ _SYSCALLS = {
                  272, 308, 165, 166, 155, 161,  # unshare, setns, mount, umount2, pivot_root, chroot
                  323, 298, 321, 425, 426, 427),  # userfaultfd, perf_event_open, bpf, io_uring
         "nosys": (437,),  # openat2: its arguments live in memory; libc falls back to openat
-        "spawn": (56, 435, 57, 58),  # clone, clone3, fork, vfork: the process is killed
+        # clone, clone3, fork, vfork, execve, execveat: the process is killed (a program
+        # exec'd in its place would answer the judge without the guard)
+        "spawn": (56, 435, 57, 58, 59, 322),
         "clone": 56, "mode_arg": {257: 3, 2: 2, 85: 1},  # openat, open, creat
         "other_pid": {302: 0, 141: 1, 203: 0},  # prlimit64, setpriority, sched_setaffinity
         "x32": True,
@@ -367,7 +369,7 @@ _SYSCALLS = {
         "deny": (52, 53, 452, 55, 54, 203, 200, 201, 202, 242, 117, 270, 271, 272, 217, 218,
                  219, 279, 33, 5, 6, 7, 97, 268, 40, 39, 41, 51, 282, 241, 280, 425, 426, 427),
         "nosys": (437,),
-        "spawn": (220, 435),  # clone, clone3 (arm64 has no fork or vfork)
+        "spawn": (220, 435, 221, 281),  # clone, clone3, execve, execveat (no fork or vfork)
         "clone": 220, "mode_arg": {56: 3},
         "other_pid": {261: 0, 140: 1, 122: 0},
         "x32": False,

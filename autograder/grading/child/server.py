@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # -I leaves the script's folder out; the child drops it again
 
 import confine  # noqa: E402
-from guard import Watch  # noqa: E402
+from guard import ForbiddenOperation, Watch  # noqa: E402
 from wire import Codec, Handle, recv_msg, recv_with_fds, send_msg, shared_tensor  # noqa: E402
 
 # Honest code never needs a thread (the child may not start one: confine.py), so every
@@ -439,7 +439,9 @@ class Server:
         import numpy
         import torch
 
-        self.sock, self.torch = sock, torch
+        self.sock, self.torch, self.np = sock, torch, numpy
+        self.np_scalars = frozenset(t for t in numpy.sctypeDict.values()
+                                    if isinstance(t, type) and issubclass(t, numpy.generic))
         self.objects: dict[int, object] = {}
         self.codec = Codec(torch, numpy, keep=self._keep, lookup=self.objects.__getitem__)
         self.watch = WATCH
@@ -490,46 +492,76 @@ class Server:
             for fd in fds:
                 os.close(fd)
         rules = [str(r) for r in msg.get("rules") or ()]
+        keep = msg.get("keep") or []
+        # Arguments that came as handles (a cache) go back as handles: the judge never
+        # reads the student's own objects.
+        sent = msg["args"].get("items", []) if isinstance(msg["args"], dict) else []
         start = time.perf_counter()
         try:
             with self.watch.scope(rules, msg["fn"]):
                 value = fn(*args)
+                elapsed = time.perf_counter() - start
+                # Still under the guard: whatever student code runs while the result is
+                # taken apart (a tensor subclass's detach, a lying __iter__ or __getattr__,
+                # a __class__ property) is watched, and what leaves is plain data only.
+                value = self._plain_result(value, keep)
+                after = [Handle(e["id"], "object") if isinstance(e, dict)
+                         and e.get("t") == "handle" else self._plain(a)
+                         for e, a in zip(sent, args)]
+                left = self._autograd_left(rules, value, args)
         except BaseException as exc:
             return {"ok": False, "stage": "call", "error": _describe(exc),
-                    "forbidden": self._after(rules, None, args),
+                    "forbidden": list(dict.fromkeys(self.watch.seen())),
                     "guard": self._probe(msg)}, []
-        elapsed = time.perf_counter() - start
-        keep = msg.get("keep") or []
-        if isinstance(value, (tuple, list)) and keep:
-            # The opaque part of a result (a cache) stays here; the judge gets a handle.
-            # A namedtuple or other subclass comes back as a plain tuple or list.
-            value = (list if isinstance(value, list) else tuple)(
-                Handle(self._keep(v), type(v).__name__) if i in keep else v
-                for i, v in enumerate(value))
-        # Arguments that came as handles (a cache) go back as handles: the judge never
-        # reads the student's own objects.
-        sent = msg["args"].get("items", []) if isinstance(msg["args"], dict) else []
-        after = [Handle(e["id"], "object") if isinstance(e, dict) and e.get("t") == "handle"
-                 else a for e, a in zip(sent, args)]
         out_blobs: list[bytes] = []
-        reply = {"ok": True, "elapsed": elapsed, "forbidden": self._after(rules, value, args),
+        reply = {"ok": True, "elapsed": elapsed,
+                 "forbidden": list(dict.fromkeys(self.watch.seen() + left)),
                  "guard": self._probe(msg),
                  "value": self.codec.encode(value, out_blobs),
                  "args_after": self.codec.encode(after, out_blobs)}
         return reply, out_blobs
 
+    def _plain_result(self, value, keep: list[int]):
+        """The result as plain data; the opaque parts (a cache) stay here as handles."""
+        if type(value) in (tuple, list) or (isinstance(value, (tuple, list))
+                                             and type(value).__module__ != "builtins"):
+            # A namedtuple or other subclass comes back as a plain tuple or list, read by
+            # the base type's own iterator (never an __iter__ the student wrote).
+            kind = list if isinstance(value, list) else tuple
+            items = list(list.__iter__(value) if kind is list else tuple.__iter__(value))
+            return kind(Handle(self._keep(v), type(v).__name__) if i in keep
+                        else self._plain(v) for i, v in enumerate(items))
+        return self._plain(value)
 
-    def _after(self, rules: list[str], value, args) -> list[str]:
-        """What the guard recorded, and autograd state left in the outputs or the cache
-        (arguments), checked by the server after the student's code returned."""
-        found = self.watch.seen()
-        if "autograd" in rules:
-            try:
-                found += self.watch.autograd_left([value, list(args)])
-            except BaseException as exc:  # a student object that resists being read
-                found.append(f"tampering: the outputs could not be inspected "
-                             f"({type(exc).__name__})")
-        return list(dict.fromkeys(found))
+    def _plain(self, value, depth: int = 0):
+        """Exactly the types the judge checks (by ``type``, which no ``__class__`` property
+        fools): tensors, numpy arrays and scalars, Python scalars and strings, tuples, lists
+        and dicts of them. Anything else (a tensor subclass, a look-alike) stays here and
+        goes back as a handle, which the judge reports as the wrong type."""
+        torch, kind = self.torch, type(value)
+        if value is None or kind in (bool, int, float, complex, str) or kind is torch.Tensor \
+                or kind is self.np.ndarray or kind in self.np_scalars or kind is torch.dtype \
+                or kind is torch.device or kind is Handle:
+            return value
+        if depth < 20 and isinstance(value, (tuple, list)):
+            items = list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value)
+            plain = [self._plain(v, depth + 1) for v in items]
+            return plain if isinstance(value, list) else tuple(plain)
+        if depth < 20 and isinstance(value, dict):
+            return {k: self._plain(v, depth + 1) for k, v in dict.items(value)
+                    if type(k) in (str, int)}
+        return Handle(self._keep(value), kind.__name__)
+
+    def _autograd_left(self, rules: list[str], value, args) -> list[str]:
+        """Autograd state left in the outputs or the cache (arguments)."""
+        if "autograd" not in rules:
+            return []
+        try:
+            return self.watch.autograd_left([value, list(args)])
+        except ForbiddenOperation:
+            raise
+        except BaseException as exc:  # a student object that resists being read
+            return [f"tampering: the outputs could not be inspected ({type(exc).__name__})"]
 
     def _probe(self, msg: dict) -> dict:
         """The guard's answer to a banned operator, for the judge: a missing or wrong

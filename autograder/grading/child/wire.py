@@ -234,7 +234,8 @@ def shared_tensor(torch, fd: int, enc: dict):
 
 
 def recv_with_fds(sock: socket.socket) -> tuple[dict, list[int]]:
-    data, ancdata, _flags, _addr = sock.recvmsg(1 << 16, socket.CMSG_SPACE(4 * 4))
+    data, ancdata, _flags, _addr = sock.recvmsg(1 << 16, socket.CMSG_SPACE(4 * 4),
+                                                 socket.MSG_CMSG_CLOEXEC)
     if not data:
         raise EOFError
     fds = array.array("i")
