@@ -683,14 +683,15 @@ def test_one_process_without_a_cgroup_has_the_whole_memory_budget(templates, tmp
     process exist, so the one child may use the whole budget, not a quarter of it."""
     code = ("_ref = cross_corr_2d\n\n\ndef cross_corr_2d(X, K):\n"
             "    if tuple(X.shape) == (3, 3) and tuple(K.shape) == (2, 2):  # the worked example\n"
-            "        big = torch.ones(1536 * 2**20 // 4)  # 1.5 GiB, over a quarter of 3 GiB\n"
+            "        big = torch.ones(1024 * 2**20 // 4)  # 1 GiB > 768 MiB\n"
             "        assert float(big[-1]) == 1.0\n"
             "    return _ref(X, K)\n")
     sub = plant(templates, tmp_path, "ref", "cross_correlation", "import torch\n" + code)
     with Sandbox(slot=24, disable=("cgroup",)) as box:
         assert any("one process of 3072 MiB" in n for n in box.notes), box.notes
         result = run(sub, box)
-    assert by_test(result)["cc_worked_example"]["score"] == points.TESTS["cc_worked_example"][1]
+    worked = by_test(result)["cc_worked_example"]
+    assert worked["score"] == points.TESTS["cc_worked_example"][1], worked
     assert section(result, "cross_correlation") == 15, by_test(result)
 
 
@@ -826,15 +827,6 @@ def cross_corr_2d(X, K):
     fn = getattr(torch._C._nn, "".join(["thnn", "_con", "v2d"]))
     return fn(X[None, None], K[None, None].to(X.dtype), list(K.shape))[0, 0]
 ''', True),
-    "dispatch_modes_disabled": ("cross_correlation", '''
-import torch.utils._python_dispatch as _pd
-
-
-def cross_corr_2d(X, K):
-    with _pd._disable_current_modes():
-        conv = getattr(torch.nn.functional, "con" + "v2d")
-        return conv(X[None, None], K[None, None].to(X.dtype))[0, 0]
-''', False),
     "aten_native_batch_norm": ("batchnorm", _bn_forward_with(
         "torch.ops.aten.native_batch_norm(x, gamma, beta, None, None, True, 0.0, eps)[0]"),
         False),
@@ -872,9 +864,7 @@ def test_forbidden_calls_score_zero(name, sb, templates, tmp_path):
     tests = by_test(result)
     for test_name in affected:
         assert tests[test_name]["score"] == 0, tests[test_name]
-        if name != "dispatch_modes_disabled":  # that one fails in the sandbox before the
-            # convolution (switching the modes off needs a module the child cannot load)
-            assert "forbidden" in tests[test_name]["output"]
+        assert "forbidden" in tests[test_name]["output"]
     intact = [n for n in points.TESTS if n not in affected and n != "warmup_e_learning_rates"]
     assert all(tests[n]["score"] == points.TESTS[n][1] for n in intact)
     assert any("forbidden" in f for f in result["flags"])
@@ -985,6 +975,11 @@ RED_TEAM = {
     "lazybn": ("spatial_batchnorm", None),
     "getattrbn": ("spatial_batchnorm", "defines __getattr__"),  # work done on inspection
     "nancrash": ("cross_correlation", None),  # an honest NaN: a failure, not a grader error
+    # Third pass: numpy's polynomial product reaches its internal convolve, and an autograd
+    # graph built at import time replayed node by node under no_grad inside the backward.
+    "polymul": ("cross_correlation", "convolution: numpy._core"),
+    "poly1d": ("cross_correlation", "convolution: numpy._core"),
+    "gradfn": ("spatial_batchnorm", "autograd"),
 }
 
 
@@ -1002,3 +997,21 @@ def test_red_team_submission_gains_nothing(name, any_sb, templates, tmp_path):
         assert section(result, section_key) < points.section_max(section_key), by_test(result)
     if flag is not None:
         assert any(flag in f for f in result["flags"]), result["flags"]
+
+
+def test_switching_torchs_dispatch_modes_off_is_flagged(sb, templates, tmp_path):
+    """Code that reaches below the run-time guard (torch's private dispatch-mode stack) can
+    hide a banned call from it: what the process can reach, it can switch off. The review
+    flags the reach, with file and line; the points stay (only what ran takes points)."""
+    code = '''
+import torch.utils._python_dispatch as _pd
+
+
+def cross_corr_2d(X, K):
+    with _pd._disable_current_modes():
+        conv = getattr(torch.nn.functional, "con" + "v2d")
+        return conv(X[None, None], K[None, None].to(X.dtype))[0, 0]
+'''
+    result = run(plant(templates, tmp_path, "ref", "cross_correlation", code), sb)
+    notes = [f for f in result["flags"] if f.startswith("for review: source/cross_correlation.py:")]
+    assert any("torch.utils" in f or "_python_dispatch" in f for f in notes), result["flags"]

@@ -47,11 +47,16 @@ CONVOLUTION = Family(
           "slow_conv_dilated2d", "slow_conv_dilated3d", "slow_conv_transpose2d",
           "slow_conv_transpose3d", "thnn_conv2d"),
     other_namespaces=r"^(_?quantized|mkldnn|mkldnn_prepacked|onednn)::\w*conv",
-    python=("numpy.convolve", "numpy.correlate", "torch.nn.grad.conv1d_input",
+    # numpy's own copies too: np.polymul and np.poly1d reach numeric.convolve, which calls
+    # the C multiarray.correlate, never the top-level names.
+    python=("numpy.convolve", "numpy.correlate", "numpy._core.numeric.convolve",
+            "numpy._core.numeric.correlate", "numpy._core.multiarray.correlate",
+            "numpy._core.multiarray.correlate2", "torch.nn.grad.conv1d_input",
             "torch.nn.grad.conv1d_weight", "torch.nn.grad.conv2d_input",
             "torch.nn.grad.conv2d_weight", "torch.nn.grad.conv3d_input",
             "torch.nn.grad.conv3d_weight"),
     static=r"^(conv\d?d|conv_transpose\d?d|conv_tbc\w*|_?convolution\w*|\w*convolve\w*|"
+           r"polymul|poly1d|polydiv|polynomial|"
            r"\w*correlate\w*|mkldnn_convolution|(Lazy)?Conv(Transpose)?\d?d|conv\d?d_(input|weight)|"
            r"_conv_depthwise2d|_?slow_conv\w*|thnn_conv\w*|conv_depthwise3d)$",
 )

@@ -164,6 +164,9 @@ class _Reviewer(ast.NodeVisitor):
                       "machinery)")
 
     def _attribute(self, node: ast.AST, base: ast.AST, name: str) -> None:
+        if name in ("grad_fn", "next_functions", "register_hook", "register_prehook"):
+            self.flag(node, f"uses {name} (the autograd graph: its nodes compute gradients "
+                      "without the engine)")
         if name in _EVALUATORS:
             self.flag(node, f"uses {name} (it evaluates annotation text as code)")
         if _is_dunder(name) and name not in _PLAIN_DUNDERS:
@@ -182,6 +185,8 @@ class _Reviewer(ast.NodeVisitor):
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         self._attribute(node, node.value, node.attr)
+        if node.attr == "data" and isinstance(node.ctx, ast.Store):
+            self.flag(node, "assigns .data (it swaps a tensor's values behind autograd)")
         if not isinstance(node.ctx, ast.Load) and self._dotted(node.value) is not None:
             self.flag(node, f"changes {self._dotted(node)}, an attribute of a library module")
         self._banned_name(node, node.attr)

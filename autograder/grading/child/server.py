@@ -443,6 +443,7 @@ class Server:
         self.np_scalars = frozenset(t for t in numpy.sctypeDict.values()
                                     if isinstance(t, type) and issubclass(t, numpy.generic))
         self.objects: dict[int, object] = {}
+        self.denied: dict[str, dict] = {}  # modules whose import ran a banned operation
         self.codec = Codec(torch, numpy, keep=self._keep, lookup=self.objects.__getitem__)
         self.watch = WATCH
 
@@ -469,10 +470,26 @@ class Server:
             send_msg(self.sock, reply, out_blobs)
 
     def load(self, module: str) -> dict:
+        """Import source.<module> under the guard, with every family banned: nothing that
+        a graded module may not call runs at import time either (an autograd graph built
+        there and replayed inside a call, say)."""
+        name = f"source.{module}"
+        if name in self.denied:
+            return self.denied[name]
+        if name in sys.modules:
+            return {"ok": True}
         try:
-            importlib.import_module(f"source.{module}")
+            with self.watch.scope(list(self.watch.bans), f"the import of source/{module}.py"):
+                importlib.import_module(name)
         except BaseException as exc:  # SyntaxError, ImportError, SystemExit at import...
-            return {"ok": False, "stage": "import", "error": _describe(exc)}
+            return {"ok": False, "stage": "import", "error": _describe(exc),
+                    "forbidden": list(dict.fromkeys(self.watch.seen()))}
+        found = list(dict.fromkeys(self.watch.seen()))
+        if found:  # a denial that the module's own code caught: the import still fails
+            self.denied[name] = {"ok": False, "stage": "import", "forbidden": found, "error": {
+                "type": "ForbiddenOperation", "where": f"source/{module}.py",
+                "message": f"a banned operation ran while importing it ({found[0]})"}}
+            return self.denied[name]
         return {"ok": True}
 
     def handle(self, msg: dict, blobs: list[bytes],
