@@ -980,6 +980,14 @@ RED_TEAM = {
     "polymul": ("cross_correlation", "convolution: numpy._core"),
     "poly1d": ("cross_correlation", "convolution: numpy._core"),
     "gradfn": ("spatial_batchnorm", "autograd"),
+    # Fourth pass: numpy's C correlate under its other module name (now denied), and torch's
+    # dispatch key switched off around the call through a module alias (`m = torch`) or
+    # behind a dummy function of the same name: a reach below the guard, flagged.
+    "numpy-umath-correlate2": ("cross_correlation", "convolution: numpy._core"),
+    "disable-dispatch-conv2d": (None, "private"),
+    "disable-dispatch-aten-bn": (None, "private"),
+    "disable-dispatch-engine-autograd": (None, "private"),
+    "exclude-keyguard-conv2d": (None, "private"),
 }
 
 

@@ -51,7 +51,8 @@ CONVOLUTION = Family(
     # the C multiarray.correlate, never the top-level names.
     python=("numpy.convolve", "numpy.correlate", "numpy._core.numeric.convolve",
             "numpy._core.numeric.correlate", "numpy._core.multiarray.correlate",
-            "numpy._core.multiarray.correlate2", "torch.nn.grad.conv1d_input",
+            "numpy._core.multiarray.correlate2", "numpy._core._multiarray_umath.correlate",
+            "numpy._core._multiarray_umath.correlate2", "torch.nn.grad.conv1d_input",
             "torch.nn.grad.conv1d_weight", "torch.nn.grad.conv2d_input",
             "torch.nn.grad.conv2d_weight", "torch.nn.grad.conv3d_input",
             "torch.nn.grad.conv3d_weight"),

@@ -81,6 +81,37 @@ def _is_dunder(name: str) -> bool:
     return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
+def _bindings(tree: ast.AST) -> list[tuple[str, ast.AST]]:
+    """(name, value) for each plain name bound to an expression: assignments, walrus,
+    parameters with defaults, for-loop targets over a literal list or tuple."""
+    out: list[tuple[str, ast.AST]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            out += [(t.id, node.value) for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None \
+                and isinstance(node.target, ast.Name):
+            out.append((node.target.id, node.value))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            positional = args.posonlyargs + args.args
+            out += [(a.arg, d) for a, d in zip(positional[len(positional)
+                                                          - len(args.defaults):],
+                                               args.defaults)]
+            out += [(a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults)
+                    if d is not None]
+        elif isinstance(node, ast.For) and isinstance(node.target, ast.Name) \
+                and isinstance(node.iter, (ast.List, ast.Tuple)):
+            out += [(node.target.id, e) for e in node.iter.elts]
+    return out
+
+
+# Private parts of torch and numpy that no honest solution names, whatever they hang off.
+_PRIVATE_ROOTS = frozenset({"_C", "_core", "_multiarray_umath", "_execution_engine",
+                            "_dynamo", "_subclasses", "_python_dispatch", "_ops",
+                            "_DisableTorchDispatch", "_ExcludeDispatchKeyGuard",
+                            "_disable_current_modes"})
+
+
 def _literal(node: ast.AST | None) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) \
         else None
@@ -111,6 +142,17 @@ class _Reviewer(ast.NodeVisitor):
                 for a in node.names:
                     if a.name != "*":
                         self.modules[a.asname or a.name] = f"{base}.{a.name}"
+        # A module bound to another name (`m = torch`, `def f(m=np)`, `(m := torch)`) is the
+        # module still: followed until nothing new is bound.
+        grew = True
+        while grew:
+            grew = False
+            for target, value in _bindings(tree):
+                path = self._dotted(value)
+                if path is not None and self.modules.get(target) != path \
+                        and target not in self.modules:
+                    self.modules[target] = path
+                    grew = True
 
     def flag(self, node: ast.AST, what: str) -> None:
         self.out.append((getattr(node, "lineno", 0), what))
@@ -164,6 +206,8 @@ class _Reviewer(ast.NodeVisitor):
                       "machinery)")
 
     def _attribute(self, node: ast.AST, base: ast.AST, name: str) -> None:
+        if name in _PRIVATE_ROOTS and self._dotted(base) is None:
+            self.flag(node, f"reaches {name} (private torch or numpy machinery)")
         if name in ("grad_fn", "next_functions", "register_hook", "register_prehook"):
             self.flag(node, f"uses {name} (the autograd graph: its nodes compute gradients "
                       "without the engine)")

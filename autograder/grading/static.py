@@ -69,6 +69,31 @@ def _own_names(tree: ast.AST) -> set[str]:
     return own
 
 
+def _module_names(tree: ast.AST) -> set[str]:
+    """Names bound to a module: by an import, or by assigning one (`m = torch`)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.asname or a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.update(a.asname or a.name for a in node.names if a.name != "*")
+    grew = True
+    while grew:
+        grew = False
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Assign, ast.NamedExpr)):
+                value = node.value
+                while isinstance(value, ast.Attribute):
+                    value = value.value
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if isinstance(value, ast.Name) and value.id in names:
+                    new = {t.id for t in targets if isinstance(t, ast.Name)} - names
+                    if new:
+                        names |= new
+                        grew = True
+    return names
+
+
 def _own_defs(tree: ast.AST) -> set[str]:
     """Functions and methods the student defines: `cache.backward(dout)` on the student's
     own object is not autograd (a real Tensor.backward is still caught at run time)."""
@@ -77,7 +102,8 @@ def _own_defs(tree: ast.AST) -> set[str]:
 
 
 def _names_used(node: ast.AST, skip: set[str] = frozenset(),
-                skip_attrs: set[str] = frozenset()) -> set[str]:
+                skip_attrs: set[str] = frozenset(),
+                modules: set[str] = frozenset()) -> set[str]:
     """Identifiers and attribute names used under node, and the names it looks up by string
     (getattr, __dict__[...], eval): the ways an alias can hide a call. Bare identifiers in
     `skip` and attribute names in `skip_attrs` are left out."""
@@ -87,7 +113,13 @@ def _names_used(node: ast.AST, skip: set[str] = frozenset(),
             if sub.id not in skip:
                 found.add(sub.id)
         elif isinstance(sub, ast.Attribute):
-            if sub.attr not in skip_attrs:
+            root = sub.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            # A student's own method name skips only on the student's objects: on a module
+            # (`F.conv2d`, `m = torch; m.conv2d`) it is the library's name.
+            on_module = isinstance(root, ast.Name) and root.id in modules
+            if sub.attr not in skip_attrs or on_module:
                 found.add(sub.attr)
             if isinstance(sub.value, ast.Name):  # module.attribute, e.g. torch.func
                 found.add(f"{sub.value.id}.{sub.attr}")
@@ -192,10 +224,12 @@ def analyse(path: Path, module: str) -> ModuleReport:
     calls = {name: {n for n in _names_used(node) if n in functions and n != name}
              for name, node in functions.items()}
     own, own_defs = _own_names(tree), _own_defs(tree)
+    module_names = _module_names(tree)
     for family, pattern, scope in RULES.get(module, []):
         aliases = _aliases(tree, pattern)
         direct = {name: sorted(n for n in _names_used(node, skip=own - aliases,
-                                                      skip_attrs=own_defs)
+                                                      skip_attrs=own_defs,
+                                                      modules=module_names)
                                if pattern.match(n) or n in aliases)
                   for name, node in functions.items()}
         for name in SIGNATURES.get(module, {}):
