@@ -182,6 +182,9 @@ def test_every_aten_operator_of_a_banned_family_is_covered():
     ("g = getattr\n", "passes getattr around"),
     ("m = globals()['torch']\n", "globals()[...]"),
     ("from .. import elsewhere\n", "outside the package"),
+    # Red team pass 5: torch reached through a call, so no module path is known.
+    ("T = (lambda: torch)()\nwith T.utils._mode_utils.no_dispatch():\n    pass\n",
+     "reaches _mode_utils"),
     ("import operator\nget = operator.attrgetter(''.join(['con', 'v2d']))\n",
      "computed name (attrgetter)"),
     ("from operator import methodcaller\ncall = methodcaller('__reduce__')\n", "__reduce__"),

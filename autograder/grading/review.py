@@ -109,7 +109,9 @@ def _bindings(tree: ast.AST) -> list[tuple[str, ast.AST]]:
 _PRIVATE_ROOTS = frozenset({"_C", "_core", "_multiarray_umath", "_execution_engine",
                             "_dynamo", "_subclasses", "_python_dispatch", "_ops",
                             "_DisableTorchDispatch", "_ExcludeDispatchKeyGuard",
-                            "_disable_current_modes"})
+                            "_disable_current_modes", "_mode_utils", "no_dispatch",
+                            "_ForceDispatchKeyGuard", "_pop_torch_dispatch_stack",
+                            "_nnpack_spatial_convolution"})
 
 
 def _literal(node: ast.AST | None) -> str | None:
