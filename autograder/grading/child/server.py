@@ -540,8 +540,7 @@ class Server:
 
     def _plain_result(self, value, keep: list[int]):
         """The result as plain data; the opaque parts (a cache) stay here as handles."""
-        if type(value) in (tuple, list) or (isinstance(value, (tuple, list))
-                                             and type(value).__module__ != "builtins"):
+        if isinstance(value, (tuple, list)):
             # A namedtuple or other subclass comes back as a plain tuple or list, read by
             # the base type's own iterator (never an __iter__ the student wrote).
             kind = list if isinstance(value, list) else tuple
