@@ -81,30 +81,6 @@ def _is_dunder(name: str) -> bool:
     return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
-def _bindings(tree: ast.AST) -> list[tuple[str, ast.AST]]:
-    """(name, value) for each plain name bound to an expression: assignments, walrus,
-    parameters with defaults, for-loop targets over a literal list or tuple."""
-    out: list[tuple[str, ast.AST]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign):
-            out += [(t.id, node.value) for t in node.targets if isinstance(t, ast.Name)]
-        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None \
-                and isinstance(node.target, ast.Name):
-            out.append((node.target.id, node.value))
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            args = node.args
-            positional = args.posonlyargs + args.args
-            out += [(a.arg, d) for a, d in zip(positional[len(positional)
-                                                          - len(args.defaults):],
-                                               args.defaults)]
-            out += [(a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults)
-                    if d is not None]
-        elif isinstance(node, ast.For) and isinstance(node.target, ast.Name) \
-                and isinstance(node.iter, (ast.List, ast.Tuple)):
-            out += [(node.target.id, e) for e in node.iter.elts]
-    return out
-
-
 # Private parts of torch and numpy that no honest solution names, whatever they hang off.
 _PRIVATE_ROOTS = frozenset({"_C", "_core", "_multiarray_umath", "_execution_engine",
                             "_dynamo", "_subclasses", "_python_dispatch", "_ops",
@@ -127,34 +103,10 @@ class _Reviewer(ast.NodeVisitor):
     def __init__(self, tree: ast.Module, graded: bool):
         self.graded = graded
         self.own = static._own_names(tree)
-        self.modules: dict[str, str] = {}
         self.out: list[tuple[int, str]] = []
         self.called: set[int] = set()  # ids of the nodes in a call's function position
         self.bans = {name: assignment.static_pattern(name) for name in assignment.FAMILIES}
-        for node in ast.walk(tree):  # imports bind names wherever they are written
-            if isinstance(node, ast.Import):
-                for a in node.names:
-                    if a.asname:
-                        self.modules[a.asname] = a.name
-                    else:
-                        self.modules[a.name.split(".")[0]] = a.name.split(".")[0]
-            elif isinstance(node, ast.ImportFrom):
-                base = (assignment.OWN_PACKAGE if node.level else "") + \
-                    ("." if node.level and node.module else "") + (node.module or "")
-                for a in node.names:
-                    if a.name != "*":
-                        self.modules[a.asname or a.name] = f"{base}.{a.name}"
-        # A module bound to another name (`m = torch`, `def f(m=np)`, `(m := torch)`) is the
-        # module still: followed until nothing new is bound.
-        grew = True
-        while grew:
-            grew = False
-            for target, value in _bindings(tree):
-                path = self._dotted(value)
-                if path is not None and self.modules.get(target) != path \
-                        and target not in self.modules:
-                    self.modules[target] = path
-                    grew = True
+        self.modules = static.module_paths(tree, assignment.OWN_PACKAGE)
 
     def flag(self, node: ast.AST, what: str) -> None:
         self.out.append((getattr(node, "lineno", 0), what))
@@ -183,13 +135,7 @@ class _Reviewer(ast.NodeVisitor):
     # ---- attributes, names, calls
     def _dotted(self, node: ast.AST) -> str | None:
         """The module path an attribute chain stands for, or None if it starts elsewhere."""
-        parts = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if isinstance(node, ast.Name) and node.id in self.modules:
-            return ".".join([self.modules[node.id], *reversed(parts)])
-        return None
+        return static.dotted(node, self.modules)
 
     def _path(self, node: ast.AST, path: str) -> None:
         """A reach through a library module: its private parts and the machinery."""

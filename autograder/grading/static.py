@@ -69,29 +69,71 @@ def _own_names(tree: ast.AST) -> set[str]:
     return own
 
 
-def _module_names(tree: ast.AST) -> set[str]:
-    """Names bound to a module: by an import, or by assigning one (`m = torch`)."""
-    names: set[str] = set()
+def bindings(tree: ast.AST) -> list[tuple[str, ast.AST]]:
+    """(name, value) for each plain name bound to an expression: assignments, walrus,
+    parameters with defaults, for-loop targets over a literal list or tuple."""
+    out: list[tuple[str, ast.AST]] = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            out += [(t.id, node.value) for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None \
+                and isinstance(node.target, ast.Name):
+            out.append((node.target.id, node.value))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            positional = args.posonlyargs + args.args
+            out += [(a.arg, d) for a, d in zip(positional[len(positional)
+                                                          - len(args.defaults):],
+                                               args.defaults)]
+            out += [(a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults)
+                    if d is not None]
+        elif isinstance(node, ast.For) and isinstance(node.target, ast.Name) \
+                and isinstance(node.iter, (ast.List, ast.Tuple)):
+            out += [(node.target.id, e) for e in node.iter.elts]
+    return out
+
+
+def dotted(node: ast.AST, modules: dict[str, str]) -> str | None:
+    """The module path an attribute chain stands for, or None if it starts elsewhere."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name) and node.id in modules:
+        return ".".join([modules[node.id], *reversed(parts)])
+    return None
+
+
+def module_paths(tree: ast.AST, own_package: str = "source") -> dict[str, str]:
+    """Each name bound to a module (or to a name imported from one), mapped to the dotted
+    path it stands for: ``import sys as s`` gives ``s -> sys``, ``from torch.nn import
+    functional as F`` gives ``F -> torch.nn.functional``. A module bound to another name
+    (``m = torch``, ``def f(m=np)``, ``(m := torch)``, ``for m in (torch,)``) is the module
+    still: followed until nothing new is bound. The one alias rule of the text checks."""
+    modules: dict[str, str] = {}
+    for node in ast.walk(tree):  # imports bind names wherever they are written
         if isinstance(node, ast.Import):
-            names.update(a.asname or a.name.split(".")[0] for a in node.names)
+            for a in node.names:
+                if a.asname:
+                    modules[a.asname] = a.name
+                else:
+                    modules[a.name.split(".")[0]] = a.name.split(".")[0]
         elif isinstance(node, ast.ImportFrom):
-            names.update(a.asname or a.name for a in node.names if a.name != "*")
+            base = (own_package if node.level else "") + \
+                ("." if node.level and node.module else "") + (node.module or "")
+            for a in node.names:
+                if a.name != "*":
+                    modules[a.asname or a.name] = f"{base}.{a.name}"
+    pairs = bindings(tree)
     grew = True
     while grew:
         grew = False
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Assign, ast.NamedExpr)):
-                value = node.value
-                while isinstance(value, ast.Attribute):
-                    value = value.value
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                if isinstance(value, ast.Name) and value.id in names:
-                    new = {t.id for t in targets if isinstance(t, ast.Name)} - names
-                    if new:
-                        names |= new
-                        grew = True
-    return names
+        for target, value in pairs:
+            path = dotted(value, modules)
+            if path is not None and target not in modules:
+                modules[target] = path
+                grew = True
+    return modules
 
 
 def _own_defs(tree: ast.AST) -> set[str]:
@@ -224,7 +266,7 @@ def analyse(path: Path, module: str) -> ModuleReport:
     calls = {name: {n for n in _names_used(node) if n in functions and n != name}
              for name, node in functions.items()}
     own, own_defs = _own_names(tree), _own_defs(tree)
-    module_names = _module_names(tree)
+    module_names = set(module_paths(tree))
     for family, pattern, scope in RULES.get(module, []):
         aliases = _aliases(tree, pattern)
         direct = {name: sorted(n for n in _names_used(node, skip=own - aliases,
