@@ -309,7 +309,11 @@ def render_bn(results: dict, summary: Summary) -> list[str]:
     big = max(rows, key=lambda r: r["input_mb"])
     extra = (None if big["ours_peak_mb"] is None or big["native_peak_mb"] is None
              else (big["ours_peak_mb"] - big["native_peak_mb"]) / big["input_mb"])
-    out += ["", "How the reference gets there, and what it costs. The forward takes the "
+    out += ["", "How the fast reference (`autograder/reference_fast.py`, an instructor's "
+            "yardstick; the readable reference that TAs read and `solution` writes, in "
+            "`autograder/master/hw1/source/batchnorm.py`, permutes to (N·H·W, C) rows and "
+            "calls the vanilla batch norm instead) gets there, and what it costs. The "
+            "forward takes the "
             "per-channel mean, centres x once (`xc = x - mean`), gets the biased variance as a "
             "vector norm of `xc` and writes the output with one `addcmul`; the backward reuses "
             "`xc` from the cache for `sum(dout * xc)` and writes dx with two `addcmul`s. "

@@ -48,30 +48,23 @@ def batchnorm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
         raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
     eps = bn_param.get("eps", 1e-5)
     momentum = bn_param.get("momentum", 0.9)
-    # Statistics are per channel (dim 1) and pool every other dim, so this body also
-    # serves (N, C, H, W) inputs: see spatial_batchnorm_forward.
-    dims = tuple(d for d in range(x.dim()) if d != 1)
-    shape = [1, -1] + [1] * (x.dim() - 2)
-    zeros = torch.zeros(x.shape[1], dtype=x.dtype, device=x.device)
-    running_mean = bn_param.get("running_mean", zeros)
-    running_var = bn_param.get("running_var", zeros)
+    D = x.shape[1]
+    running_mean = bn_param.get("running_mean", torch.zeros(D, dtype=x.dtype, device=x.device))
+    running_var = bn_param.get("running_var", torch.zeros(D, dtype=x.dtype, device=x.device))
 
     if mode == "train":
-        mean = x.mean(dim=dims)
-        # Centre once and reuse: the variance, the output and the backward all need x - mean.
-        # (torch.var_mean over dims other than the last is several times slower.)
-        xc = x - mean.view(shape)
-        count = x.numel() // x.shape[1]
-        var = torch.linalg.vector_norm(xc, dim=dims).square() / count  # biased variance
+        mean = x.mean(dim=0)
+        var = ((x - mean) ** 2).mean(dim=0)  # biased: divide by N, not N - 1
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:
+        # Test mode: the running statistics stand in for the batch and stay as they are.
         mean, var = running_mean, running_var
-        xc = x - mean.view(shape)
-    inv_std = torch.rsqrt(var + eps)
-    # out = gamma * x_hat + beta with x_hat = xc * inv_std, as one multiply-add per element.
-    out = torch.addcmul(beta.view(shape), xc, (gamma * inv_std).view(shape))
-    cache = (xc, inv_std, gamma, mode, dims, shape)
+
+    std = torch.sqrt(var + eps)
+    x_hat = (x - mean) / std
+    out = gamma * x_hat + beta  # learned scale and shift: any mean and spread again
+    cache = (x_hat, std, gamma, mode)
     return out, cache
     ### END SOLUTION
 
@@ -90,21 +83,18 @@ def batchnorm_backward(dout: torch.Tensor, cache: object
     - dbeta: gradient with respect to beta, shape (D,).
     """
     ### BEGIN SOLUTION
-    xc, inv_std, gamma, mode, dims, shape = cache
-    count = xc.numel() // xc.shape[1]
-    dbeta = dout.sum(dim=dims)
-    dout_xc = (dout * xc).sum(dim=dims)  # sum of dout * (x - mean), per channel
-    dgamma = dout_xc * inv_std
-    k_dout = gamma * inv_std
+    x_hat, std, gamma, mode = cache
+    dbeta = dout.sum(dim=0)
+    dgamma = (dout * x_hat).sum(dim=0)
+    dx_hat = dout * gamma
     if mode == "test":
-        # The running statistics are constants, so only the affine map remains.
-        return dout * k_dout.view(shape), dgamma, dbeta
-    # Train mode: the batch mean and variance depend on x too. The chain rule gives
-    # dx = k_dout * (dout - mean(dout) - x_hat * mean(dout * x_hat)),
-    # written here as one per-channel affine function of dout and xc.
-    k_xc = -k_dout * inv_std * inv_std * dout_xc / count
-    k_0 = -k_dout * dbeta / count
-    dx = torch.addcmul(k_0.view(shape), xc, k_xc.view(shape)).addcmul_(dout, k_dout.view(shape))
+        # The running statistics are constants: only x_hat = (x - mean) / std depends on x.
+        return dx_hat / std, dgamma, dbeta
+    # Train mode: the batch mean and variance depend on every x too. The chain rule through
+    # x_hat = (x - mean) / std, with mean and std taken over the N rows, gives
+    #   dx = (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)) / std,
+    # where each mean is over the batch (dim 0), one value per feature.
+    dx = (dx_hat - dx_hat.mean(dim=0) - x_hat * (dx_hat * x_hat).mean(dim=0)) / std
     return dx, dgamma, dbeta
     ### END SOLUTION
 
@@ -132,7 +122,14 @@ def spatial_batchnorm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.
     channel axis last and flatten, (N, C, H, W) -> (N*H*W, C), normalize, and undo both.
     """
     ### BEGIN SOLUTION
-    return batchnorm_forward(x, gamma, beta, bn_param)
+    N, C, H, W = x.shape
+    # Channels last, then one row per (image, position): each column holds one channel's
+    # N*H*W values, which is exactly the (N, D) layout that batchnorm_forward expects.
+    x_rows = x.permute(0, 2, 3, 1).reshape(N * H * W, C)
+    out_rows, cache = batchnorm_forward(x_rows, gamma, beta, bn_param)
+    # Undo both steps in reverse order: rows back to (N, H, W, C), then channels to dim 1.
+    out = out_rows.reshape(N, H, W, C).permute(0, 3, 1, 2)
+    return out, cache
     ### END SOLUTION
 
 
@@ -153,5 +150,11 @@ def spatial_batchnorm_backward(dout: torch.Tensor, cache: object
     reshape dout the same way, call batchnorm_backward, and bring dx back to (N, C, H, W).
     """
     ### BEGIN SOLUTION
-    return batchnorm_backward(dout, cache)
+    N, C, H, W = dout.shape
+    # The same layout change as in the forward, so that row r of dout_rows lines up with
+    # row r of the forward's x_rows.
+    dout_rows = dout.permute(0, 2, 3, 1).reshape(N * H * W, C)
+    dx_rows, dgamma, dbeta = batchnorm_backward(dout_rows, cache)
+    dx = dx_rows.reshape(N, H, W, C).permute(0, 3, 1, 2)
+    return dx, dgamma, dbeta
     ### END SOLUTION
