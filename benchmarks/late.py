@@ -149,7 +149,7 @@ def render_late(results: dict, summary: list) -> list[str]:
     ours, stock, m = r["ours"], r["stock"], r["marginal"]
     med = ours["wall"]["median"]
     summary.append(("one late submission, `grade SUB --json NEW` (fresh output each run)",
-                    _fmt(ours["wall"]).split(" (")[0] + f"; stock nbgrader "
+                    _fmt(ours["wall"]).split(" (")[0] + "; stock nbgrader "
                     + _fmt(stock["wall"]).split(" (")[0],
                     f"≤ {TARGET_LATE_S:g} s", ok(med is not None and med <= TARGET_LATE_S)))
     fit = m.get("fit") or {}
