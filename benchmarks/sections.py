@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import measure, render, similarity
+from benchmarks import late, measure, render, similarity
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("class", measure.bench_class, render.render_class),
     Section("single", measure.bench_single, render.render_single),
     Section("marginal", measure.bench_marginal, render.render_marginal),
+    Section("late", late.bench_late, late.render_late),
     Section("cc", lambda cfg, work: measure.bench_cc(cfg), render.render_cc),
     Section("bn", lambda cfg, work: measure.bench_bn(cfg), render.render_bn),
     Section("notebook", lambda cfg, work: measure.bench_notebook(work), render.render_notebook),

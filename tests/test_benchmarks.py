@@ -350,3 +350,45 @@ def test_the_thread_ban_section_shows_both_arms(tmp_path: Path) -> None:
     text = "\n".join(render.render_threads(path))
     assert "| call | 2.00 ms (1.00–4.00) | 4.00 ms (1.00–4.00) | 0.50 |" in text
     assert render.render_threads(tmp_path / "absent.json") == []
+
+
+def test_late_submission_section_measures_ours_fresh_and_fits(tmp_path: Path) -> None:
+    """The late-submission benchmark grades into new folders each run (scores of the
+    reference every time) and fits the --jobs 2 class runs; stock runs are optional."""
+    from benchmarks import late
+
+    cfg = dataclasses.replace(TINY, nbgrader=False, extra={"late": (2, (1, 2), 1)})
+    r = late.bench_late(cfg, tmp_path)
+    assert len(r["ours"]["times_s"]) == 2 and not r["ours"]["errors"]
+    assert r["ours"]["wall"]["n"] == 2 and _number(r["ours"]["wall"]["median"])
+    assert r["ours"]["scores"]["reference"]["spatial_batchnorm"] == 25.0
+    assert r["stock"]["times_s"] == [] and r["stock"]["errors"] == ["nbgrader runs skipped"]
+    m = r["marginal"]
+    assert [p["n"] for p in m["points"]] == [1, 2] and m["jobs"] == 2 and not m["errors"]
+    assert set(m["fit"]) == {"per_submission_s", "fixed_s", "cpu_per_submission_s",
+                             "cpu_fixed_s"}
+    # Each run had a folder of its own: two runs of ours, two class runs.
+    assert sorted(p.name for p in (tmp_path / "late").iterdir() if p.name.startswith("ours"))\
+        == ["ours-0", "ours-1"]
+
+
+def test_late_submission_section_renders_targets() -> None:
+    from benchmarks import late
+
+    spread = {"median": 2.0, "min": 1.8, "max": 2.4, "n": 5}
+    slow = {"median": 6.0, "min": 5.5, "max": 7.0, "n": 5}
+    side = {"times_s": [2.0] * 5, "cpu_s": [3.0] * 5, "load": [[0.5, 0.4, 0.3]] * 5,
+            "errors": [], "scores": None}
+    r = {"runs": 5, "git": "abc123", "cores": 2,
+         "ours": {**side, "wall": spread, "cpu": spread},
+         "stock": {**side, "wall": slow, "cpu": slow},
+         "marginal": {"sizes": [8, 16, 32], "repeats": 2, "jobs": 2, "errors": [],
+                      "points": [{"n": 8, "seconds": 3.0, "cpu_s": 4.0}],
+                      "fit": {"per_submission_s": 0.15, "fixed_s": 2.0,
+                              "cpu_per_submission_s": 0.2, "cpu_fixed_s": 3.0}}}
+    summary: list = []
+    text = "\n".join(late.render_late({"late": r}, summary))
+    assert "## One late submission" in text and "abc123" in text
+    assert "2.00 s (range 1.80–2.40, 5 runs)" in text and "6.00 s" in text
+    assert [row[3] for row in summary] == ["met", "**missed**"]  # 2.0 ≤ 2.5; 0.15 > 0.1
+    assert late.render_late({}, []) == []

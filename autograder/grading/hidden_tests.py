@@ -178,12 +178,23 @@ def ref_bn_train(x, gamma, beta, eps):
 
 
 def ref_bn_grads(x, gamma, beta, dout, eps):
-    """dx, dgamma, dbeta of train-mode batch norm by float64 autograd."""
-    x = x.double().clone().requires_grad_()
-    gamma = gamma.double().clone().requires_grad_()
-    beta = beta.double().clone().requires_grad_()
-    out = ref_bn_train(x, gamma, beta, eps)
-    return torch.autograd.grad(out, (x, gamma, beta), dout.double())
+    """dx, dgamma, dbeta of train-mode batch norm in float64, from the closed form.
+
+    Not by autograd: ``torch.autograd.grad`` with a given output gradient imports sympy
+    on its first call (0.5-1 s in the judge, on every ``grade``'s critical path). The
+    closed form agrees with autograd to ~1e-13 (tests/test_reference.py), far inside the
+    float64 tolerance of ``close``."""
+    shape, dims = (1, -1, 1, 1), (0, 2, 3)
+    x, dout = x.double(), dout.double()
+    mean, var = batch_stats(x)
+    inv = 1 / torch.sqrt(var + eps).view(shape)
+    x_hat = (x - mean.view(shape)) * inv
+    dbeta = dout.sum(dim=dims)
+    dgamma = (dout * x_hat).sum(dim=dims)
+    m = x.numel() // x.shape[1]
+    dx = (gamma.double().view(shape) * inv / m
+          * (m * dout - dbeta.view(shape) - x_hat * dgamma.view(shape)))
+    return dx, dgamma, dbeta
 
 
 # ----------------------------------------------------------------- cross-correlation
