@@ -500,7 +500,9 @@ def _bn_unmodified(t: Context, case) -> None:
     for name, before, after in zip(("x", "gamma", "beta"), (x, gamma, beta),
                                    result.args_after[:3]):
         unchanged(before, after, name)
-    cache = result.value[1] if isinstance(result.value, tuple) else None
+    # A list (out, cache) is as good as a tuple: the same rule as _forward's.
+    value = result.value
+    cache = value[1] if isinstance(value, (tuple, list)) and len(value) == 2 else None
     dout = t.randn(*x.shape, dtype=torch.float64)
     back = t.call(BWD, dout.clone(), cache, no_autograd=True)
     unchanged(dout, back.args_after[0], "dout")
