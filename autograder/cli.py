@@ -167,6 +167,10 @@ def parser() -> argparse.ArgumentParser:
                    help="leave pairs scoring below S out of the JSON (default 0.2)")
     m.add_argument("--top", type=int, default=50, metavar="N",
                    help="pairs shown in the HTML (default 50)")
+    m.add_argument("--against", metavar="DIR", action="append", default=[],
+                   help="compare one way with earlier terms' submissions or known solutions: "
+                   "DIR is one submission or a folder of them, never compared with each "
+                   "other (repeatable)")
     m.add_argument("--no-model-answer", action="store_true",
                    help="do not compare the answers with written_answers.md")
     m.set_defaults(func=_similarity)

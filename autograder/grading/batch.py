@@ -394,7 +394,7 @@ def run_grade_command(args) -> int:
         result["submission"] = name
         merge(result, hand_graded.get(name, {}))
     print(reports.format_table(results))
-    similar = _similarity_section(args, paths, names)
+    similar = _similarity_section(args, paths, names, results)
     everyone = list(results)
     if args.json:
         kept = _earlier_results(args.json, names)
@@ -470,7 +470,8 @@ def _lms_outputs(args, roster: list, results: list[dict]) -> list[str] | None:
     return lms.report_section(rows, unmatched)
 
 
-def _similarity_section(args, paths: list[Path], names: list[str]) -> list[str] | None:
+def _similarity_section(args, paths: list[Path], names: list[str],
+                        results: list[dict]) -> list[str] | None:
     """``grade --similarity``: compare the class (read as text, never run) and return the
     instructor report's section; its JSON and HTML go next to the grade files."""
     if not getattr(args, "similarity", False):
@@ -478,6 +479,6 @@ def _similarity_section(args, paths: list[Path], names: list[str]) -> list[str] 
     from .. import similarity
 
     grades = args.json or args.csv
-    report = similarity.for_grade(args, paths, names,
-                                  Path(grades) if grades else None)
+    report = similarity.for_grade(args, paths, names, Path(grades) if grades else None,
+                                  scores={r["submission"]: float(r["score"]) for r in results})
     return similarity.report_section(report)
