@@ -10,6 +10,7 @@ layout is the one of Canvas's gradebook export/import (see ``autograder/grading/
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -212,3 +213,91 @@ def test_grade_command_writes_the_lms_files(tmp_path):
     assert [(r[col["id"]], r[col["status"]], r[col["total"]], r[col["manual_pending"]])
             for r in plain[1:]] == [("10234", "graded", "44.5", "20"),
                                     ("10299", "missing", "0", "0")]
+
+
+# ------------------------------------------------------------------ nbgrader's exporter
+
+def _gradebook(tmp_path: Path):
+    """A real nbgrader gradebook: three students from nbgrader's records (one with no
+    submission, one autograded with hand-graded answers pending, one graded by hand)."""
+    from nbgrader.api import Gradebook
+
+    gb = Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", "deep-learning-embedded")
+    gb.add_assignment(points.ASSIGNMENT_ID)
+    gb.add_notebook("assignment", points.ASSIGNMENT_ID)
+    cells = {**{g: points.section_auto_max(s) for g, s in points.GRADE_CELLS.items()},
+             **points.MANUAL}
+    for name, top in cells.items():
+        gb.add_grade_cell(name, "assignment", points.ASSIGNMENT_ID, max_score=top,
+                          cell_type="code" if name in points.GRADE_CELLS else "markdown")
+    gb.add_student("s1001", first_name="Alice", last_name="Liddell", email="a@x",
+                   lms_user_id="10234")
+    gb.add_student("s1002", first_name="Bob", last_name="=cmd|' /C calc'!A0",
+                   lms_user_id="10235")
+    gb.add_student("s1003", first_name="Dave", last_name="Doe", lms_user_id="10299")
+    for sid, auto, hand in (("s1001", {"cross_correlation_tests": 15.0,
+                                       "spatial_batchnorm_tests": 25.0,
+                                       "warmup_e_test": 2.5}, {}),
+                            ("s1002", {"cross_correlation_tests": 6.0,
+                                       "spatial_batchnorm_tests": 0.0,
+                                       "warmup_e_test": 0.0},
+                             {g: 2.0 for g in points.MANUAL})):
+        gb.add_submission(points.ASSIGNMENT_ID, sid)
+        for name in cells:
+            grade = gb.find_grade(name, "assignment", points.ASSIGNMENT_ID, sid)
+            if name in auto:
+                grade.auto_score = auto[name]
+            elif name in hand:
+                grade.manual_score = hand[name]
+            # An answer written and graded by nobody yet waits for a person.
+            grade.needs_manual_grade = name not in auto and name not in hand
+        gb.db.commit()
+    return gb
+
+
+def test_nbgrader_export_writes_the_same_lms_files_from_its_student_records(tmp_path,
+                                                                           monkeypatch):
+    from autograder.nbgrader_plugin import PendingCsvExportPlugin
+
+    # nbgrader runs `alembic` from PATH when it opens the gradebook.
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    gb = _gradebook(tmp_path)
+    try:
+        for fmt in lms.FORMATS:
+            plugin = PendingCsvExportPlugin(to=str(tmp_path / "grades.csv"), lms=fmt,
+                                            lms_assignment="Homework 1 (48213)")
+            plugin.export(gb)
+    finally:
+        gb.close()
+    canvas = _read(tmp_path / "grades-canvas.csv")
+    assert canvas[0] == [*lms.CANVAS_COLUMNS, "Homework 1 (48213)"]
+    assert canvas[1][0].strip() == "Points Possible" and canvas[1][5] == "65"
+    body = {row[1]: row for row in canvas[2:]}
+    assert set(body) == {"10234", "10235", "10299"}
+    assert body["10234"][:3] == ["Liddell, Alice", "10234", "s1001"]
+    assert body["10234"][5] == "42.5" and body["10235"][5] == "24" and body["10299"][5] == "0"
+    assert body["10235"][0].startswith("'")  # a name that looks like a formula stays text
+    plain = _read(tmp_path / "grades-lms.csv")
+    col = {name: i for i, name in enumerate(plain[0])}
+    rows = {r[col["id"]]: r for r in plain[1:]}
+    assert {i: (r[col["status"]], r[col["manual_pending"]]) for i, r in rows.items()} == {
+        "10234": ("graded", "22.5"), "10235": ("graded", "0"), "10299": ("missing", "0")}
+    assert rows["10235"][col["warmup"]] == "18" and rows["10235"][col["cross_correlation"]] == "6"
+    assert rows["10234"][col["email"]] == "a@x"
+
+
+def test_nbgrader_export_command_takes_the_lms_option(tmp_path, monkeypatch):
+    """``nbgrader export --PendingCsvExportPlugin.lms=canvas`` in the course root: the
+    course's configuration picks the exporter, the option reaches it."""
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    _gradebook(tmp_path).close()
+    (tmp_path / "nbgrader_config.py").write_bytes(
+        (REPO / "autograder" / "nbgrader_config.py").read_bytes())
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "export",
+                           "--PendingCsvExportPlugin.lms=canvas"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    canvas = _read(tmp_path / "grades-canvas.csv")
+    assert canvas[0][:5] == list(lms.CANVAS_COLUMNS) and len(canvas) == 5
+    assert "marked missing: Doe, Dave (s1003)" in proc.stdout + proc.stderr
