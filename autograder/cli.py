@@ -133,6 +133,16 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--manual", metavar="FILE.csv",
                    help="merge hand-graded warm-up points: header submission,question,points, "
                    "one row per graded answer, e.g. alice,a,2.0")
+    g.add_argument("--roster", metavar="FILE.csv",
+                   help="the course's students: header folder,id,name (and any of sis_id, "
+                   "login, section, email); every roster row gets a row in the --lms file")
+    g.add_argument("--lms", choices=("canvas", "csv"), default=None,
+                   help="also write grades an LMS imports as they are, next to the grade "
+                   "files: canvas (<stem>-canvas.csv, Canvas's gradebook import) or csv "
+                   "(<stem>-lms.csv: id, name, total, sections); needs --roster")
+    g.add_argument("--lms-assignment", metavar="NAME",
+                   help="the assignment column of the Canvas file; 'Homework 1 (48213)' "
+                   "matches Canvas assignment 48213 (default: hw1, a new assignment)")
     g.add_argument("--seed", type=int, default=None,
                    help="seed of the random test inputs (default: fixed per assignment)")
     g.add_argument("--timeout", type=float, default=None,
@@ -157,6 +167,10 @@ def parser() -> argparse.ArgumentParser:
                    help="leave pairs scoring below S out of the JSON (default 0.2)")
     m.add_argument("--top", type=int, default=50, metavar="N",
                    help="pairs shown in the HTML (default 50)")
+    m.add_argument("--against", metavar="DIR", action="append", default=[],
+                   help="compare one way with earlier terms' submissions or known solutions: "
+                   "DIR is one submission or a folder of them, never compared with each "
+                   "other (repeatable)")
     m.add_argument("--no-model-answer", action="store_true",
                    help="do not compare the answers with written_answers.md")
     m.set_defaults(func=_similarity)

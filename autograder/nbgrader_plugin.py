@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.plugins import CsvExportPlugin
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Integer
+from traitlets import Integer, Unicode
 
 from . import points
 from .grading.results import has_error
@@ -363,12 +363,90 @@ def _pending_points(gradebook, assignment: str, student: str) -> float:
                      for grade in notebook.grades if grade.needs_manual_grade))
 
 
+def _section_of(grade_name: str) -> str | None:
+    """The section whose points a grade cell carries (None: not part of the assignment)."""
+    if grade_name in points.GRADE_CELLS:
+        return points.GRADE_CELLS[grade_name]
+    return "warmup" if grade_name in points.MANUAL else None
+
+
+def lms_rows(gradebook, assignment: str = points.ASSIGNMENT_ID) -> list:
+    """A row of ``grading.lms`` per student of nbgrader's gradebook, filled from its own
+    student records: ``lms_user_id`` is the LMS id (Canvas's ID), nbgrader's student id
+    the SIS User ID. Import a roster with ``nbgrader db student import roster.csv``
+    (columns ``id,first_name,last_name,email,lms_user_id``). No submission: 0, missing;
+    an autograded cell with no score yet (autograde failed on it): empty, error."""
+    from nbgrader.api import MissingEntry
+
+    from .grading import lms
+
+    rows = []
+    for student in gradebook.students:
+        name = ", ".join(n for n in (student.last_name, student.first_name) if n)
+        person = lms.Student(folder=student.id, id=student.lms_user_id or "",
+                             name=name or student.id, sis_id=student.id,
+                             email=student.email or "")
+        try:
+            submission = gradebook.find_submission(assignment, student.id)
+        except MissingEntry:
+            rows.append(lms.LmsRow(person, "missing", 0.0,
+                                   sections={s.key: 0.0 for s in points.SECTIONS},
+                                   note="no submission"))
+            continue
+        grades = [g for nb in submission.notebooks for g in nb.grades]
+        if any(g.name in points.GRADE_CELLS and g.auto_score is None and
+               g.manual_score is None for g in grades):
+            rows.append(lms.LmsRow(person, "error", None,
+                                   note="autograde did not score it: run autograde again"))
+            continue
+        sections = {s.key: 0.0 for s in points.SECTIONS}
+        for g in grades:
+            key = _section_of(g.name)
+            if key is not None:
+                sections[key] += float(g.score or 0.0)
+        penalty = float(submission.late_submission_penalty or 0.0)
+        rows.append(lms.LmsRow(person, "graded",
+                               max(0.0, float(submission.score) - penalty),
+                               _pending_points(gradebook, assignment, student.id),
+                               {k: round(v, 4) for k, v in sections.items()}))
+    return rows
+
+
 class PendingCsvExportPlugin(CsvExportPlugin):
     """nbgrader's CSV export plus a ``manual_pending`` column: the points still to be
-    graded by hand, so that a 42.5 of 65 is not read as a final grade."""
+    graded by hand, so that a 42.5 of 65 is not read as a final grade. With
+    ``--PendingCsvExportPlugin.lms=canvas`` (or ``csv``) it also writes the file that
+    ``grade --lms`` writes, from nbgrader's student records, next to the export."""
+
+    lms = Unicode("", help="also write grades an LMS imports as they are: 'canvas' "
+                  "(<stem>-canvas.csv) or 'csv' (<stem>-lms.csv)").tag(config=True)
+    lms_assignment = Unicode("", help="the Canvas file's assignment column, e.g. "
+                             "'Homework 1 (48213)' (default: the assignment's name)"
+                             ).tag(config=True)
 
     def export(self, gradebook) -> None:
         super().export(gradebook)
+        self._add_pending(gradebook)
+        if self.lms:
+            self.export_lms(gradebook)
+
+    def export_lms(self, gradebook) -> Path:
+        from .grading import lms
+
+        if self.lms not in lms.FORMATS:
+            raise ValueError(f"PendingCsvExportPlugin.lms must be one of "
+                             f"{', '.join(lms.FORMATS)}, not {self.lms!r}")
+        dest = Path(self.to or "grades.csv")
+        target = dest.parent / lms.file_name(dest.stem, self.lms)
+        rows = lms_rows(gradebook)
+        for line in lms.summary(rows, []):
+            self.log.warning("%s", line)
+        written = lms.write(rows, target, self.lms,
+                            self.lms_assignment or points.ASSIGNMENT_ID)
+        self.log.info("Wrote %s (%d students)", written, len(rows))
+        return written
+
+    def _add_pending(self, gradebook) -> None:
         dest = Path(self.to or "grades.csv")
         with dest.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))

@@ -11,9 +11,11 @@ a few words changed, the model answer pasted in.
 from __future__ import annotations
 
 import ast
+import html
 import importlib.util
 import io
 import json
+import os
 import re
 import shutil
 import sys
@@ -450,3 +452,126 @@ def test_the_report_section_caps_its_table(klass):
     lines = similarity.report_section(many, limit=3)
     assert sum(line.startswith("| 0.90 |") for line in lines) == 3
     assert any("4 more pairs above the threshold" in line for line in lines)
+
+
+# ------------------------------------------------------------------ clusters, past terms
+
+def _release_docstring_lines(tmp_path: Path) -> list[str]:
+    stub = tmp_path / "_docs_stub"
+    build.release(stub)
+    lines = []
+    for path in sorted((stub / "source").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Module, ast.FunctionDef)):
+                doc = ast.get_docstring(node, clean=False) or ""
+                lines += [ln.strip() for ln in doc.splitlines() if len(ln.strip()) > 25]
+    assert len(lines) > 20
+    return lines
+
+
+def test_release_stubs_and_docstrings_are_never_highlighted(tmp_path):
+    """Two copies of one solution: every line matches, and the runs of matching windows pass
+    over the release's docstrings; the marks (what the HTML highlights) never cover one."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    build.solution(a)
+    shutil.copytree(a, b)
+    report = similarity.compare([a, b], min_score=0.0, model_answer=False)
+    pair = _pair(report, "code", None, "a", "b")
+    docs = _release_docstring_lines(tmp_path)
+    text = {f.rel: f.text for f in report.subs["a"].files}
+    spans = [text[m["a_file"]][m["a_span"][0]:m["a_span"][1]] for m in pair["matches"]]
+    assert any(d in s for s in spans for d in docs)  # the runs do pass over docstrings
+    marked = [text[m["a_file"]][s:e] for m in pair["matches"] for s, e in m["a_marks"]]
+    assert marked and not [d for d in docs if any(d in t for t in marked)]
+    page = similarity.write_html(report, tmp_path / "html").read_text(encoding="utf-8")
+    highlighted = re.findall(r"<mark class=\"m\d\">(.*?)</mark>", page, re.S)
+    assert highlighted and not [d for d in docs if any(html.escape(d) in h for h in highlighted)]
+
+
+def test_each_pair_is_explained_with_both_percentages(klass):
+    pair = _pair(klass["report"], "code", None, "student0", "copy_renamed")
+    a, b = pair["a"], pair["b"]
+    assert pair["explanation"] == (
+        f"{pair['a_share']:.0%} of {a}'s tokens appear in {b}'s; {pair['b_share']:.0%} of "
+        f"{b}'s in {a}'s; the pair scores the larger")
+    assert pair["score"] == max(pair["a_share"], pair["b_share"])
+    answer = _pair(klass["report"], "answer", "b", "copy_reordered", "student0")
+    assert f"{answer['a_share']:.0%} of {answer['a']}'s words in answer (b)" in \
+        answer["explanation"] and f"scores {answer['score']:.0%}" in answer["explanation"]
+    section = "\n".join(similarity.report_section(klass["report"]))
+    assert reports.md(pair["explanation"]) in section
+
+
+def _copies(tmp_path: Path, klass, names: list[str]) -> list[Path]:
+    return [copy_submission(klass["root"] / "student0", tmp_path / n) for n in names]
+
+
+def test_a_many_way_copy_is_one_cluster_with_its_earliest_and_most_complete(klass, tmp_path):
+    first, second, third = _copies(tmp_path, klass, ["first", "second", "third"])
+    other = klass["root"] / "student2"  # independent work: in no cluster
+    for sub in (first, second):  # the copies without the answers: less complete
+        set_answers(sub, {k: "YOUR ANSWER HERE" for k in "fghij"})
+    for sub, when in ((first, 1_700_000_000), (second, 1_700_000_500), (third, 1_700_000_900)):
+        os.utime(sub / "assignment.ipynb", (when, when))
+    report = similarity.compare([third, other, first, second])
+    assert len(report.clusters) == 1, report.clusters
+    cluster = report.clusters[0]
+    assert cluster["members"] == ["first", "second", "third"]
+    assert cluster["pairs"] >= 3 and cluster["earliest"] == "first"
+    assert cluster["earliest_by"] == "notebook modified"
+    assert cluster["most_complete"] == "third"
+    # With grades (grade --similarity) the best graded member is the most complete one.
+    graded = similarity.compare([third, other, first, second],
+                                scores={"first": 10, "second": 40.5, "third": 20})
+    assert graded.clusters[0]["most_complete"] == "second"
+    # nbgrader's own submission time wins over the files' times.
+    (third / "timestamp.txt").write_text("2023-01-01 09:00:00.000000 UTC\n")
+    assert similarity.compare([third, first, second]).clusters[0]["earliest"] == "third"
+    section = "\n".join(similarity.report_section(report))
+    assert "#### Cluster 1: 3 submissions" in section and "Earliest: first" in section
+    assert "Most complete: third" in section
+    data = json.loads(similarity.write_json(report, tmp_path / "s.json").read_text())
+    reports.validate(data, "similarity")
+    assert data["clusters"] == report.clusters
+
+
+def test_pairs_with_the_key_or_a_reference_never_join_two_students():
+    pairs = [{"a": "ann", "b": "key", "kind": "code", "score": 0.9},
+             {"a": "bea", "b": "key", "kind": "code", "score": 0.9},
+             {"a": "cid", "b": "dan", "kind": "answer", "question": "b", "score": 0.7},
+             {"a": "dan", "b": "eve", "kind": "code", "score": 0.6},
+             {"a": "eve", "b": "fay", "kind": "code", "score": 0.3}]
+    groups = similarity.clusters(pairs, 0.5, ["ann", "bea", "cid", "dan", "eve", "fay"],
+                                 frozenset({"key"}), {}, {}, "most")
+    assert [g["members"] for g in groups] == [["cid", "dan", "eve"]]
+    assert groups[0]["kinds"] == ["answer (b)", "code"] and groups[0]["earliest"] is None
+
+
+def test_against_compares_one_way_and_names_the_past_submission(klass, tmp_path):
+    past = tmp_path / "fall2025"
+    copy_submission(klass["root"] / "reference", past / "ann")
+    copy_submission(klass["root"] / "reference", past / "ben")  # the same as ann: not a pair
+    copy_submission(klass["root"] / "student3", past / "cal")
+    cls = [klass["root"] / "copy_comments", klass["root"] / "student2"]
+    out = tmp_path / "sim.json"
+    rc = cli.main(["similarity", *map(str, cls), "--against", str(past), "--json", str(out),
+                   "--html", str(tmp_path / "html")])
+    assert rc == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    reports.validate(data, "similarity")
+    refs = {"fall2025/ann", "fall2025/ben", "fall2025/cal"}
+    assert set(data["against"]) == refs
+    assert not [p for p in data["pairs"] if p["a"] in refs]  # the class is always "a"
+    assert not [p for p in data["pairs"] if p["b"] in refs and p["a"] not in
+                {"copy_comments", "student2"}]
+    matched = {p["b"] for p in data["pairs"] if p["a"] == "copy_comments"
+               and p["kind"] == "code" and p["score"] >= data["threshold"]}
+    assert matched == {"fall2025/ann", "fall2025/ben"}
+    assert data["clusters"] == []  # one student matching past work is no cluster
+    report = similarity.compare(cls, against=similarity.references(past))
+    section = "\n".join(similarity.report_section(report))
+    assert "Matches with earlier terms or known solutions (3 compared)" in section
+    assert "copy\\_comments matches fall2025/ann" in section or \
+        "copy_comments matches fall2025/ann" in section
+    assert cli.main(["similarity", str(cls[0]), "--against", str(tmp_path / "none"),
+                     "--json", str(out)]) == 2

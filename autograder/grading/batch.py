@@ -365,6 +365,9 @@ def run_grade_command(args) -> int:
     hand_graded = _read_manual(args, names)  # a bad file stops before anything is graded
     if hand_graded is None:
         return 2
+    roster = _read_roster(args)  # so does a bad roster
+    if roster is None:
+        return 2
     journal = Journal(Path(args.json + JOURNAL_SUFFIX) if args.json else None)
     try:
         results = grade_many(paths, jobs=args.jobs, seed=seed, timeout=args.timeout,
@@ -391,7 +394,7 @@ def run_grade_command(args) -> int:
         result["submission"] = name
         merge(result, hand_graded.get(name, {}))
     print(reports.format_table(results))
-    similar = _similarity_section(args, paths, names)
+    similar = _similarity_section(args, paths, names, results)
     everyone = list(results)
     if args.json:
         kept = _earlier_results(args.json, names)
@@ -403,13 +406,15 @@ def run_grade_command(args) -> int:
         print(f"wrote {reports.write_json(everyone, args.json)}")
     if args.csv:
         print(f"wrote {reports.write_csv(everyone, args.csv)}")
+    on_roster = _lms_outputs(args, roster, everyone)
     if args.json or args.csv:
         # Feedback and the instructor report go next to the first of the grade files;
         # their names follow its stem, so another run beside it overwrites nothing.
         out = Path(args.json or args.csv)
         stem = out.stem
         reports.write_feedback(results, out.parent, stem)
-        reports.write_report(everyone, out.parent, stem, similarity=similar)
+        reports.write_report(everyone, out.parent, stem, similarity=similar,
+                             roster=on_roster)
         print(f"wrote per-student feedback ({reports.feedback_name('NAME', stem)}) and "
               f"{stem}-report.md in {out.parent}")
     if args.gradescope:
@@ -425,7 +430,48 @@ def run_grade_command(args) -> int:
     return 0
 
 
-def _similarity_section(args, paths: list[Path], names: list[str]) -> list[str] | None:
+def _read_roster(args) -> list | None:
+    """``--roster FILE``'s students ([] without the option); None where the roster or the
+    options are bad (said why)."""
+    from . import lms
+
+    path, fmt = getattr(args, "roster", None), getattr(args, "lms", None)
+    if fmt and not path:
+        print(f"error: --lms {fmt} needs --roster FILE.csv (header "
+              f"{','.join(lms.REQUIRED)}): the LMS matches students by their ids",
+              file=sys.stderr)
+        return None
+    if not path:
+        return []
+    try:
+        return lms.read_roster(path)
+    except lms.RosterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def _lms_outputs(args, roster: list, results: list[dict]) -> list[str] | None:
+    """Match the results to the roster, say what the instructor must know, write the
+    ``--lms`` file; returns the instructor report's roster section (None without one)."""
+    if not roster:
+        return None
+    from . import lms
+
+    rows, unmatched = lms.match(results, roster)
+    for line in lms.summary(rows, unmatched):
+        print(f"roster: {line}", file=sys.stderr)
+    fmt = getattr(args, "lms", None)
+    if fmt:
+        grades = args.json or args.csv
+        out = Path(grades) if grades else Path("grades")
+        target = out.parent / lms.file_name(out.stem, fmt)
+        title = getattr(args, "lms_assignment", None) or points.ASSIGNMENT_ID
+        print(f"wrote {lms.write(rows, target, fmt, title)} ({fmt}, {len(rows)} roster rows)")
+    return lms.report_section(rows, unmatched)
+
+
+def _similarity_section(args, paths: list[Path], names: list[str],
+                        results: list[dict]) -> list[str] | None:
     """``grade --similarity``: compare the class (read as text, never run) and return the
     instructor report's section; its JSON and HTML go next to the grade files."""
     if not getattr(args, "similarity", False):
@@ -433,6 +479,6 @@ def _similarity_section(args, paths: list[Path], names: list[str]) -> list[str] 
     from .. import similarity
 
     grades = args.json or args.csv
-    report = similarity.for_grade(args, paths, names,
-                                  Path(grades) if grades else None)
+    report = similarity.for_grade(args, paths, names, Path(grades) if grades else None,
+                                  scores={r["submission"]: float(r["score"]) for r in results})
     return similarity.report_section(report)

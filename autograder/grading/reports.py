@@ -577,7 +577,8 @@ def own_flags(result: dict) -> list[str]:
 
 
 def report_markdown(results: Sequence[dict], image_name: str | None = None,
-                    similarity: Sequence[str] | None = None) -> str:
+                    similarity: Sequence[str] | None = None,
+                    roster: Sequence[str] | None = None) -> str:
     n = len(results)
     seeds = sorted({r["seed"] for r in results if r.get("seed") is not None})
     seed_note = f" Seed of the hidden-test inputs: {', '.join(map(str, seeds))}." if seeds else ""
@@ -641,6 +642,8 @@ def report_markdown(results: Sequence[dict], image_name: str | None = None,
             lines += [f"  - {md(f)}" for f in flags]
     else:
         lines.append("None.")
+    if roster:  # grade --roster: who is missing, who is not on it
+        lines += ["", *roster]
     if similarity:  # grade --similarity: pairs of submissions that look copied
         lines += ["", *similarity]
     lines.append("")
@@ -709,8 +712,8 @@ def _histograms(results: Sequence[dict]) -> bytes:
 
 
 def write_report(results: Sequence[dict], folder: str | os.PathLike,
-                 stem: str, similarity: Sequence[str] | None = None
-                 ) -> tuple[Path, Path | None]:
+                 stem: str, similarity: Sequence[str] | None = None,
+                 roster: Sequence[str] | None = None) -> tuple[Path, Path | None]:
     """``<stem>-report.md`` and, for a class of ``MIN_HISTOGRAM_CLASS`` or more,
     ``<stem>-histograms.png`` in ``folder`` (None in its place otherwise)."""
     folder = Path(folder)
@@ -718,11 +721,12 @@ def write_report(results: Sequence[dict], folder: str | os.PathLike,
     if len(results) < MIN_HISTOGRAM_CLASS:
         # An earlier class's figure under this name would be read as this one's.
         (folder / png_name).unlink(missing_ok=True)
-        text = report_markdown(results, similarity=similarity)
+        text = report_markdown(results, similarity=similarity, roster=roster)
         report = atomic_write(folder / f"{stem}-report.md", lambda f: f.write(text))
         return report, None
     png = _histograms(results)
-    text = report_markdown(results, image_name=png_name, similarity=similarity)
+    text = report_markdown(results, image_name=png_name, similarity=similarity,
+                           roster=roster)
     image = atomic_write(folder / png_name, lambda f: f.write(png), binary=True)
     report = atomic_write(folder / f"{stem}-report.md", lambda f: f.write(text))
     return report, image

@@ -17,12 +17,17 @@ Two comparisons, one report:
   answers to the same question are compared by containment. The question text and the
   answer template are boilerplate. The model answers of ``written_answers.md`` take part
   as one more submission, ``model-answer``, so copying the key shows up as a pair.
+- **Clusters and past terms.** Pairs above the threshold are grouped into clusters (one
+  group for a many-way copy, its earliest and most complete member named), and
+  ``--against DIR`` compares the class one way with earlier terms' submissions or known
+  solutions, never those with each other. Each pair's score is explained in plain words.
 
 Student files are only read, never imported or run: the similarity step is safe on hostile
 submissions. A file or notebook that cannot be read (not UTF-8, too large, not a notebook,
 a link) is reported in ``notes`` and left out; it never stops the run.
 """
 
+from .clustering import clusters, explain, submitted_at
 from .compare import (
     DEFAULT_MIN_SCORE,
     DEFAULT_THRESHOLD,
@@ -30,6 +35,7 @@ from .compare import (
     MIN_SHINGLES,
     Report,
     compare,
+    references,
     unique_names,
 )
 from .submissions import MODEL_ANSWER, QUESTIONS, boilerplate, read_answers, read_submission
@@ -47,7 +53,8 @@ from .views import (
 __all__ = [
     "DEFAULT_HTML_PAIRS", "DEFAULT_MIN_SCORE", "DEFAULT_THRESHOLD", "K", "MIN_CODE_TOKENS",
     "MIN_SHINGLES", "MODEL_ANSWER", "N_WORDS", "QUESTIONS", "WINDOW", "Report", "answer_words",
-    "boilerplate", "compare", "for_grade", "kgram_hashes", "read_answers", "read_submission",
-    "report_section", "run_command", "summary_lines", "tokenize_code", "unique_names",
-    "winnow", "write_html", "write_json",
+    "boilerplate", "clusters", "compare", "explain", "for_grade", "kgram_hashes",
+    "read_answers", "read_submission", "references", "report_section", "run_command",
+    "submitted_at", "summary_lines", "tokenize_code", "unique_names", "winnow", "write_html",
+    "write_json",
 ]

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import clustering as _clusters
 from .submissions import (
     MODEL_ANSWER,
     QUESTIONS,
+    TEMPLATE_ANSWER,
+    CodeFile,
     Submission,
     boilerplate,
     model_answer_submission,
@@ -206,11 +209,38 @@ def _code_pair(x: _Code, y: _Code, share_x: float, share_y: float) -> dict:
         matches.append({"a_file": file_a.rel, "a_lines": ra[0],
                         "b_file": file_b.rel, "b_lines": rb[0],
                         "tokens": int(min(a1 - a0, b1 - b0)),
-                        "a_span": ra[1], "b_span": rb[1]})
+                        "a_span": ra[1], "b_span": rb[1],
+                        "a_marks": _marks(x, file_a, a0, a1),
+                        "b_marks": _marks(y, file_b, b0, b1)})
     return {"a": x.sub.name, "b": y.sub.name, "kind": "code",
             "score": round(max(share_x, share_y), 4),
             "a_share": round(share_x, 4), "b_share": round(share_y, 4),
             "matches": matches}
+
+
+def _marks(code: _Code, file: CodeFile, start: int, end: int) -> list[list[int]]:
+    """Character spans to highlight for the tokens start..end-1 of a match: the
+    submission's own tokens only. A run of matching windows can pass over the release's
+    stub (a signature between two functions) or over text the comparison drops (a
+    docstring, a comment); the highlight is cut there, so that nothing of the release and
+    nothing that was not compared is ever shown as matching."""
+    spans: list[list[int]] = []
+    current: list[int] | None = None
+    for g in range(start, end):
+        if code.boiler[g]:
+            current = None
+            continue
+        tok = file.tokens[int(code.local[g])]
+        if tok.end <= tok.start:
+            continue  # layout: nothing to show
+        if current is not None and file.text[current[1]:tok.start].strip():
+            current = None  # a comment or docstring in between
+        if current is None:
+            current = [tok.start, tok.end]
+            spans.append(current)
+        else:
+            current[1] = tok.end
+    return spans
 
 
 def _trim(boiler: np.ndarray, start: int, end: int) -> tuple[int, int]:
@@ -262,11 +292,16 @@ def _shared_counts(sets: list) -> np.ndarray:
     return counts
 
 
-def _compare_code(codes: list[_Code], min_score: float) -> list[dict]:
+def _compare_code(codes: list[_Code], min_score: float,
+                  outside: frozenset[str] = frozenset()) -> list[dict]:
     counts = _shared_counts([c.prints.tolist() for c in codes])
     out = []
     for i, j in zip(*np.nonzero(np.triu(counts, 1))):
         x, y = codes[int(i)], codes[int(j)]
+        if x.sub.name in outside:
+            if y.sub.name in outside:
+                continue  # references are never compared with each other
+            x, y = y, x  # the class's submission is "a": it is the one that may have copied
         share_x, share_y = _code_shares(x, y)
         score = max(share_x, share_y)
         if score > 0 and score >= min_score:  # matches are worked out for kept pairs only
@@ -274,15 +309,18 @@ def _compare_code(codes: list[_Code], min_score: float) -> list[dict]:
     return out
 
 
-def _compare_answers(question: str, answers: list[tuple[str, _Answer]], key_name: str | None,
-                     min_score: float) -> list[dict]:
+def _compare_answers(question: str, answers: list[tuple[str, _Answer]],
+                     outside: frozenset[str], min_score: float) -> list[dict]:
     counts = _shared_counts([a.shingles for _, a in answers])
     sizes = np.array([len(a.shingles) for _, a in answers])
     scores = _answer_score(counts, sizes[:, None], sizes[None, :])
     out = []
     for i, j in zip(*np.nonzero(np.triu((counts > 0) & (scores >= min_score), 1))):
         (na, x), (nb, y) = answers[int(i)], answers[int(j)]
-        if na == key_name:  # the model answer is always "b": the student is who copied
+        if na in outside:
+            if nb in outside:
+                continue  # the model answer and the references: never with each other
+            # The model answer or a reference is always "b": the student is who copied.
             (na, x), (nb, y) = (nb, y), (na, x)
         shared = list(x.shingles.keys() & y.shingles.keys())
         out.append(_answer_pair(question, na, x, nb, y, shared))
@@ -301,6 +339,16 @@ class Report:
     subs: dict[str, Submission] = field(repr=False, default_factory=dict)
     #: Where the HTML view went, relative to the instructor report (set by ``for_grade``).
     html_index: str | None = None
+    #: Groups of the class's flagged pairs (``clustering.clusters``), largest first.
+    clusters: list[dict] = field(default_factory=list)
+    #: The ``--against`` references (earlier terms, known solutions), by name.
+    against: list[str] = field(default_factory=list)
+
+    @property
+    def past_matches(self) -> list[dict]:
+        """Flagged pairs of a class submission with an ``--against`` reference."""
+        refs = set(self.against)
+        return [p for p in self.flagged if p["b"] in refs]
 
     @property
     def flagged(self) -> list[dict]:
@@ -312,6 +360,8 @@ class Report:
             "threshold": self.threshold,
             "submissions": self.submissions,
             "model_answer": self.model_answer,
+            "clusters": self.clusters,
+            "against": self.against,
             "settings": {"code_kgram_tokens": K, "winnow_window": WINDOW,
                          "answer_shingle_words": N_WORDS},
             "notes": self.notes,
@@ -329,33 +379,82 @@ def unique_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
+def references(folder: Path) -> list[tuple[Path, str]]:
+    """The submissions of an ``--against`` folder: the folder itself where it is one,
+    else each folder inside it (sorted), named ``<folder>/<name>``."""
+    def is_submission(p: Path) -> bool:
+        return (p / "source").is_dir() or (p / "assignment.ipynb").is_file()
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--against {folder}: not a folder")
+    label = folder.resolve().name or "against"
+    if is_submission(folder):
+        return [(folder, label)]
+    return [(p, f"{label}/{p.name}") for p in sorted(folder.iterdir())
+            if p.is_dir() and not p.is_symlink()]
+
+
+def _filled(sub: Submission, code: _Code | None) -> tuple[float, ...]:
+    """How much of the assignment a submission did, read as text: answers written, then
+    code of its own (tokens that are not the release's)."""
+    answers = sum(1 for t in sub.answers.values() if t.strip() and t.strip() != TEMPLATE_ANSWER)
+    return (float(answers), float(code.own if code else 0))
+
+
 def compare(paths: Sequence[Path], names: Sequence[str] | None = None, *,
             threshold: float = DEFAULT_THRESHOLD, min_score: float = DEFAULT_MIN_SCORE,
-            model_answer: bool = True) -> Report:
-    """Code and answer similarity of every pair of submissions, highest score first."""
+            model_answer: bool = True, against: Sequence[tuple[Path, str]] = (),
+            scores: dict[str, float] | None = None) -> Report:
+    """Code and answer similarity of every pair of submissions, highest score first.
+
+    ``against``: (folder, name) of earlier terms' submissions or known solutions; each is
+    compared with every submission of the class, never with another reference.
+    ``scores``: each submission's grade, where grading gave one; the most complete member
+    of a cluster is then the best graded one."""
     paths = [Path(p) for p in paths]
     names = list(names) if names is not None else unique_names(paths)
     boiler = boilerplate()
     subs = [read_submission(p, n, boiler.files) for p, n in zip(paths, names)]
+    taken = set(names)
+    ref_names = []
+    for path, name in against:
+        while name in taken:
+            name += " (earlier)"
+        taken.add(name)
+        ref_names.append(name)
+        subs.append(read_submission(Path(path), name, boiler.files))
     key_name = None
     if model_answer:
         key_name = MODEL_ANSWER
-        while key_name in names:
+        while key_name in taken:
             key_name += "-key"
         subs.append(model_answer_submission(key_name))
+    outside = frozenset(ref_names + ([key_name] if key_name else []))
 
-    codes = [c for c in (_prepare_code(s, boiler.code) for s in subs if s.files) if c]
-    pairs = _compare_code(codes, min_score)
+    prepared = {s.name: _prepare_code(s, boiler.code) for s in subs if s.files}
+    codes = [c for c in prepared.values() if c]
+    pairs = _compare_code(codes, min_score, outside)
     for q in QUESTIONS:
         answers = []
         for s in subs:
             text = s.answers.get(q)
-            prepared = _prepare_answer(text, boiler.answers) if text else None
-            if prepared:
-                answers.append((s.name, prepared))
-        pairs += _compare_answers(q, answers, key_name, min_score)
+            ready = _prepare_answer(text, boiler.answers) if text else None
+            if ready:
+                answers.append((s.name, ready))
+        pairs += _compare_answers(q, answers, outside, min_score)
+    for p in pairs:
+        p["explanation"] = _clusters.explain(p)
     pairs.sort(key=lambda p: (-p["score"], p["kind"], p.get("question", ""), p["a"], p["b"]))
     notes = [{"submission": s.name, "note": n} for s in subs for n in s.notes]
-    return Report(pairs, notes, threshold, names, key_name, {s.name: s for s in subs})
-
-
+    by_name = {s.name: s for s in subs}
+    if scores:
+        complete = {n: (float(scores.get(n, 0.0)),) for n in names}
+        how = "highest score"
+    else:
+        complete = {n: _filled(by_name[n], prepared.get(n)) for n in names}
+        how = "most answers written, then most code of its own"
+    groups = _clusters.clusters(pairs, threshold, names, outside,
+                                {n: by_name[n].path for n in names}, complete, how)
+    return Report(pairs, notes, threshold, names, key_name, by_name, clusters=groups,
+                  against=ref_names)

@@ -44,6 +44,9 @@ def summary_lines(report: Report, limit: int = 20) -> list[str]:
         out.append(f"  {p['score']:.2f}  {_label(p):<12} {p['a']}  ~  {p['b']}")
     if len(flagged) > limit:
         out.append(f"  ... and {len(flagged) - limit} more (see the JSON)")
+    for i, c in enumerate(report.clusters, start=1):
+        out.append(f"  cluster {i}: {', '.join(c['members'])} (earliest: "
+                   f"{c['earliest'] or 'unknown'}; most complete: {c['most_complete']})")
     for n in report.notes:
         out.append(f"  note: {n['submission']}: {n['note']}")
     return out
@@ -62,6 +65,8 @@ def report_section(report: Report, limit: int = 100) -> list[str]:
               "other) are listed; a high score is a reason to look, not a verdict."), ""]
     if html_index:
         lines += [f"Side-by-side view of the top pairs: [{html_index}]({html_index})", ""]
+    lines += _cluster_lines(report)
+    lines += _past_lines(report)
     if flagged:
         lines += ["| score | what | a | b | matching regions |", "|---:|---|---|---|---|"]
         for p in flagged[:limit]:
@@ -77,6 +82,40 @@ def report_section(report: Report, limit: int = 100) -> list[str]:
         lines += [f"- {_md(n['submission'])}: {_md(n['note'])}" for n in report.notes]
     lines.append("")
     return lines
+
+
+def _cluster_lines(report: Report) -> list[str]:
+    """One section per cluster: its members, who was first, who did most, its pairs."""
+    lines = []
+    for i, c in enumerate(report.clusters, start=1):
+        members = set(c["members"])
+        lines += [f"#### Cluster {i}: {len(members)} submissions", "",
+                  "Members: " + ", ".join(_md(m) for m in c["members"]) + ".", "",
+                  f"- Earliest: {_md(c['earliest']) if c['earliest'] else 'unknown'} "
+                  f"({_md(c['earliest_by'])})",
+                  f"- Most complete: {_md(c['most_complete'])} "
+                  f"({_md(c['most_complete_by'])})", ""]
+        for p in report.flagged:
+            if p["a"] in members and p["b"] in members:
+                lines.append(f"- {p['score']:.2f} {_label(p)}, {_md(p['a'])} ~ "
+                             f"{_md(p['b'])}: {_md(p['explanation'])}")
+        lines.append("")
+    return lines
+
+
+def _past_lines(report: Report) -> list[str]:
+    """The class's matches with earlier terms or known solutions (``--against``)."""
+    if not report.against:
+        return []
+    past = report.past_matches
+    lines = [f"#### Matches with earlier terms or known solutions ({len(report.against)} "
+             "compared)", ""]
+    if not past:
+        return lines + ["None above the threshold.", ""]
+    for p in past:
+        lines.append(f"- {p['score']:.2f} {_label(p)}: {_md(p['a'])} matches "
+                     f"{_md(p['b'])}: {_md(p['explanation'])}")
+    return lines + [""]
 
 
 def _md(text: str) -> str:
@@ -130,16 +169,18 @@ def _pair_html(report: Report, pair: dict, number: int) -> str:
     a, b = report.subs.get(pair["a"]), report.subs.get(pair["b"])
     title = f"{esc(pair['a'])} ~ {esc(pair['b'])}: {esc(_label(pair))}, score {pair['score']:.2f}"
     body = [f"<h2 id='pair-{number}'>{number}. {title}</h2>",
-            f"<p>Share of each side's own text that matches: {pair['a_share']:.0%} and "
-            f"{pair['b_share']:.0%}. Matching regions have the same colour on both sides.</p>"]
+            f"<p>{esc(pair.get('explanation') or '')}. Matching regions have the same "
+            "colour on both sides; the release's stubs, docstrings and comments are never "
+            "marked.</p>"]
     columns = []
     for side, sub in (("a", a), ("b", b)):
         blocks = [f"<h3>{esc(pair[side])}</h3>"]
         if pair["kind"] == "code":
             files = {f.rel: f for f in (sub.files if sub else [])}
             for rel in dict.fromkeys(m[f"{side}_file"] for m in pair["matches"]):
-                spans = [(m[f"{side}_span"][0], m[f"{side}_span"][1], i)
-                         for i, m in enumerate(pair["matches"]) if m[f"{side}_file"] == rel]
+                spans = [(start, end, i) for i, m in enumerate(pair["matches"])
+                         if m[f"{side}_file"] == rel
+                         for start, end in m.get(f"{side}_marks", [m[f"{side}_span"]])]
                 text = files[rel].text if rel in files else ""
                 blocks.append(f"<h4>{esc(rel)}</h4><pre>{_highlight(text, spans)}</pre>")
         else:
@@ -184,10 +225,19 @@ def write_html(report: Report, folder: str | Path, top: int = DEFAULT_HTML_PAIRS
 
 def run_command(args) -> int:
     """``python -m autograder similarity``; exit status 0 when the report was written."""
+    from .compare import references
+
     paths = [Path(p) for p in args.submissions]
+    against = []
+    for folder in getattr(args, "against", None) or []:
+        try:
+            against += references(Path(folder))
+        except OSError as err:
+            print(f"error: {err}")
+            return 2
     report = compare(paths, threshold=_option(args, "similarity_threshold", DEFAULT_THRESHOLD),
                      min_score=_option(args, "min_score", DEFAULT_MIN_SCORE),
-                     model_answer=not args.no_model_answer)
+                     model_answer=not args.no_model_answer, against=against)
     try:
         written = [write_json(report, args.json)]
         if args.html:
@@ -206,11 +256,13 @@ def _option(args, name: str, default: float) -> float:
     return default if value is None else float(value)
 
 
-def for_grade(args, paths: Sequence[Path], names: Sequence[str], out: Path | None) -> Report:
+def for_grade(args, paths: Sequence[Path], names: Sequence[str], out: Path | None,
+              scores: dict[str, float] | None = None) -> Report:
     """``grade --similarity``: compare the graded submissions under the names of the grade
-    table; with an output folder, write ``<stem>-similarity.json`` and an HTML folder."""
+    table (``scores``: their grades, which pick each cluster's most complete member); with
+    an output folder, write ``<stem>-similarity.json`` and an HTML folder."""
     report = compare(paths, names, threshold=_option(args, "similarity_threshold",
-                                                     DEFAULT_THRESHOLD))
+                                                     DEFAULT_THRESHOLD), scores=scores)
     if out is not None:
         write_json(report, out.parent / f"{out.stem}-similarity.json")
         report.html_index = f"{out.stem}-similarity/index.html"
