@@ -147,6 +147,10 @@ def parser() -> argparse.ArgumentParser:
                    help="seed of the random test inputs (default: fixed per assignment)")
     g.add_argument("--timeout", type=float, default=None,
                    help="seconds allowed per test (default 10)")
+    g.add_argument("--speed-points", action="store_true",
+                   help="count latency: 1 extra point per section whose correct function "
+                   "runs within the 30 fps frame budget (33 ms) on its workload, added to "
+                   "the total on top of the 65 (off by default: latency is feedback only)")
     g.add_argument("--require-sandbox", action="store_true",
                    help="stop with an error where a protection of the sandbox is missing, "
                    "instead of grading in a degraded sandbox")

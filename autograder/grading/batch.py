@@ -393,11 +393,18 @@ def run_grade_command(args) -> int:
     for result, name in zip(results, names):
         result["submission"] = name
         merge(result, hand_graded.get(name, {}))
+    from .latency_report import apply_speed_points
+
+    speed = bool(getattr(args, "speed_points", False))
+    for result in results:
+        apply_speed_points(result, speed)
     print(reports.format_table(results))
     similar = _similarity_section(args, paths, names, results)
     everyone = list(results)
     if args.json:
         kept = _earlier_results(args.json, names)
+        for result in kept:  # this run's rule for everyone in the file
+            apply_speed_points(result, speed)
         if kept:
             everyone += kept
             print(f"kept the results of {len(kept)} other submission"

@@ -19,7 +19,7 @@ import nbformat
 import torch
 
 from .. import parsing, points, warmup
-from . import assignment, files, hidden_tests, review, static
+from . import assignment, files, hidden_tests, latency, review, static
 from . import reports as views
 from .results import GRADER_ERROR, SubmissionResult, TestResult
 from .sandbox import CallResult, Limits, Sandbox
@@ -364,6 +364,7 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
                      for t in tests]
         if runtime_forbidden:
             flags.append("forbidden operation at run time: " + "; ".join(sorted(runtime_forbidden)))
+        timing = _latency(sandbox, session, tests, inputs_seed, flags)
     finally:
         if session is not None:
             session.close()
@@ -377,10 +378,29 @@ def _grade_submission(path: Path, seed: int | None, sandbox: Sandbox | None,
                 workdir.with_name(workdir.name + ".out").unlink(missing_ok=True)
 
     return assemble(path.name, tests, flags, manual_pending(nb), seed,
-                    time.monotonic() - start, pending_questions(nb))
+                    time.monotonic() - start, pending_questions(nb), timing)
+
+
+def _latency(sandbox: Sandbox, session: Session | None, tests: list[TestResult], seed: int,
+             flags: list[str]) -> dict | None:
+    """Latency feedback (latency.py) for the sections that passed every hidden test; a
+    failure of the timing is noted and never costs the grading."""
+    if session is None:
+        return None
+    from ..build import MASTER
+
+    try:
+        eligible = latency.eligible_sections(tests, session.guard_disabled)
+        timing, more = latency.measure(sandbox, session, eligible, seed, MASTER)
+    except Exception as exc:  # noqa: BLE001 - feedback only: the grades stand without it
+        flags.append(f"latency not measured (a grader problem): {type(exc).__name__}: {exc}")
+        return None
+    flags += more
+    return timing
 
 
 def assemble(name: str, tests: list[TestResult], flags: list[str], pending: float, seed: int,
-             elapsed: float, questions: list[str] | None = None) -> dict:
+             elapsed: float, questions: list[str] | None = None,
+             timing: dict | None = None) -> dict:
     return SubmissionResult(name, tests, flags, pending, seed, elapsed,
-                            questions).to_json()
+                            questions, timing).to_json()

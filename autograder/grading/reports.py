@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from .. import points
+from . import latency_report as latency
 from .results import GRADER_ERROR, error_tests, has_error
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
@@ -30,6 +31,9 @@ SCHEMAS = Path(__file__).resolve().parent / "schemas"
 #: Keys of one SPEC.md submission entry, in SPEC's order; anything else stays internal.
 SPEC_KEYS = ("submission", "score", "max_score", "sections", "tests", "flags")
 SPEC_TEST_KEYS = ("name", "section", "score", "max_score", "status", "output")
+#: Additions to SPEC's entry, written after its keys where a result has them (the schema
+#: describes each): latency feedback (latency.py).
+EXTRA_KEYS = ("latency",)
 
 #: What a student sees on Gradescope where the grader failed (SPEC: never a score).
 GRADING_ERROR_TEXT = "Grading error, your instructor has been told."
@@ -134,7 +138,7 @@ def _file_names(results: Sequence[dict]) -> list[str]:
 def spec_entry(result: dict) -> dict:
     """The part of a result that SPEC.md's JSON carries, keys in SPEC's order."""
     # Missing keys are left missing: the schema check then names them.
-    entry = {k: result[k] for k in SPEC_KEYS if k in result}
+    entry = {k: result[k] for k in SPEC_KEYS + EXTRA_KEYS if k in result}
     if isinstance(entry.get("sections"), dict):
         entry["sections"] = {k: dict(v) if isinstance(v, dict) else v
                              for k, v in entry["sections"].items()}
@@ -430,6 +434,10 @@ def gradescope_results(result: dict) -> dict:
     }
     if result.get("elapsed_s") is not None:
         out["execution_time"] = round(float(result["elapsed_s"]), 3)
+    board = latency.leaderboard(result)
+    if board:
+        out["leaderboard"] = board
+        out["output"] += "\n\n" + "\n".join(latency.feedback_lines(result)).rstrip()
     if result.get("seed") is not None:
         out["extra_data"]["seed"] = result["seed"]
     if errors:
@@ -497,7 +505,8 @@ def feedback_markdown(result: dict) -> str:
             message = t["output"].strip() or "(no message)"
             lines += ["  " + ln if ln else "" for ln in _fenced(message).splitlines()]
 
-    lines += ["", "## Flags", ""]
+    lines += ["", *latency.feedback_lines(result)]
+    lines += ["## Flags", ""]
     if result["flags"]:
         lines += [f"- {md(f)}" for f in result["flags"]]
     else:
@@ -578,7 +587,8 @@ def own_flags(result: dict) -> list[str]:
 
 def report_markdown(results: Sequence[dict], image_name: str | None = None,
                     similarity: Sequence[str] | None = None,
-                    roster: Sequence[str] | None = None) -> str:
+                    roster: Sequence[str] | None = None,
+                    latency_image: str | None = None) -> str:
     n = len(results)
     seeds = sorted({r["seed"] for r in results if r.get("seed") is not None})
     seed_note = f" Seed of the hidden-test inputs: {', '.join(map(str, seeds))}." if seeds else ""
@@ -642,6 +652,7 @@ def report_markdown(results: Sequence[dict], image_name: str | None = None,
             lines += [f"  - {md(f)}" for f in flags]
     else:
         lines.append("None.")
+    lines += ["", *latency.report_lines(list(results), latency_image)]
     if roster:  # grade --roster: who is missing, who is not on it
         lines += ["", *roster]
     if similarity:  # grade --similarity: pairs of submissions that look copied
@@ -718,15 +729,22 @@ def write_report(results: Sequence[dict], folder: str | os.PathLike,
     ``<stem>-histograms.png`` in ``folder`` (None in its place otherwise)."""
     folder = Path(folder)
     png_name = f"{stem}-histograms.png"
+    latency_name = f"{stem}-latency.png"
     if len(results) < MIN_HISTOGRAM_CLASS:
         # An earlier class's figure under this name would be read as this one's.
         (folder / png_name).unlink(missing_ok=True)
+        (folder / latency_name).unlink(missing_ok=True)
         text = report_markdown(results, similarity=similarity, roster=roster)
         report = atomic_write(folder / f"{stem}-report.md", lambda f: f.write(text))
         return report, None
     png = _histograms(results)
+    speeds = latency.plot(list(results))
+    if speeds is None:
+        (folder / latency_name).unlink(missing_ok=True)
+    else:
+        atomic_write(folder / latency_name, lambda f: f.write(speeds), binary=True)
     text = report_markdown(results, image_name=png_name, similarity=similarity,
-                           roster=roster)
+                           roster=roster, latency_image=latency_name if speeds else None)
     image = atomic_write(folder / png_name, lambda f: f.write(png), binary=True)
     report = atomic_write(folder / f"{stem}-report.md", lambda f: f.write(text))
     return report, image

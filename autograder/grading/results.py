@@ -90,6 +90,8 @@ class SubmissionResult:
     elapsed_s: float | None = None
     #: letters of the hand-graded answers still to grade (None: not known)
     pending_questions: list[str] | None = None
+    #: latency feedback (latency.py): feedback only, never in a section's score
+    latency: dict | None = None
 
     def section_score(self, key: str) -> float:
         return round(sum(t.score for t in self.tests if t.section == key), 4)
@@ -123,4 +125,6 @@ class SubmissionResult:
             out["elapsed_s"] = round(self.elapsed_s, 3)
         if self.pending_questions is not None:
             out["pending_questions"] = list(self.pending_questions)
+        if self.latency is not None:
+            out["latency"] = self.latency
         return out

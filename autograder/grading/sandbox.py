@@ -158,6 +158,9 @@ class CallResult:
     # Why the process ended (crashed only): what the zygote and the cgroup report.
     death: Death | None = None
     scratch_bytes: int = 0  # the scratch tmpfs's size, to explain a full one (ENOSPC)
+    # A latency request's own answer (latency.py): the runs' CPU-clock spans, the fastest,
+    # and the child's CPU time over the whole request as the kernel counted it.
+    timing: dict = field(default_factory=dict)
 
     def describe(self) -> str:
         """A sentence for the student about what went wrong."""
@@ -578,7 +581,7 @@ class Child:
             if death is not None and death.cause == "threads":
                 result.forbidden = [THREADS_LABEL]
             return result
-        guard = _guard_problem(reply, msg) if msg.get("cmd") == "call" else None
+        guard = _guard_problem(reply, msg) if msg.get("cmd") in ("call", "time") else None
         if not reply.get("ok"):
             error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
             forbidden = _str_list(reply.get("forbidden"))
@@ -597,7 +600,8 @@ class Child:
                                                   f"{str(exc)[:120]})")
         return CallResult(True, value=value, args_after=after,
                           forbidden=_str_list(reply.get("forbidden")),
-                          elapsed=float(reply.get("elapsed", 0.0)), guard=guard)
+                          elapsed=float(reply.get("elapsed", 0.0)), guard=guard,
+                          timing={k: reply[k] for k in ("spans", "best") if k in reply})
 
     def _scratch_bytes(self) -> int:
         box = self.sandbox
@@ -662,6 +666,20 @@ class Child:
             for fd in fds:
                 os.close(fd)
 
+    def time_runs(self, request: dict, runs: list[list], timeout: float) -> CallResult:
+        """One latency request (child/server.py's ``time``): ``runs`` are the inputs of each
+        run. The child's CPU time over the whole request is read here, from the kernel, so
+        that what the child reports about its runs can be checked (latency.py)."""
+        blobs: list[bytes] = []
+        msg = dict(request, cmd="time", args=self.codec.encode(runs, blobs),
+                   nonce=secrets.token_hex(8))
+        before = cpu_ns(self.pid)
+        result = self._exchange(msg, blobs, timeout)
+        after = cpu_ns(self.pid) if result.ok else None
+        if before is not None and after is not None:
+            result.timing.update(before_ns=before, after_ns=after)
+        return result
+
     def read_output(self) -> str:
         try:
             with open(self.output, "rb") as fh:
@@ -690,6 +708,16 @@ class Child:
             except OSError:
                 pass
         self.kill()
+
+
+def cpu_ns(pid: int) -> int | None:
+    """The kernel's CPU clock of process ``pid``, read from outside it (the clock id of
+    clock_getcpuclockid(3): ``~pid << 3 | CPUCLOCK_SCHED``); None where it cannot be read.
+    Nothing the process itself does changes what this clock says it used."""
+    try:
+        return time.clock_gettime_ns(((~pid) << 3) | 2)
+    except (OSError, OverflowError):
+        return None
 
 
 def _int_or_none(value) -> int | None:
