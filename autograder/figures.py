@@ -239,6 +239,7 @@ def _arrow(ax, start: tuple[float, float], end: tuple[float, float], **style) ->
 
 
 CONV3, CONV1, POOL, OTHER = "#9ecae1", "#fdd0a2", "#c7e9c0", "#eeeeee"
+BIG = "#6baed6"  # kernels larger than 3×3
 
 
 def _vgg(ax) -> None:
@@ -280,13 +281,35 @@ def _inception(ax) -> None:
     ax.set_ylim(-0.4, 6.9)
 
 
+def _alexnet(ax) -> None:
+    layers = [("11×11 conv, 96, stride 4", BIG), ("ReLU, 3×3 max pool", POOL),
+              ("5×5 conv, 256", BIG), ("ReLU, 3×3 max pool", POOL),
+              ("3×3 conv, 384 / 384 / 256", CONV3), ("dense 4096, dropout (×2)", OTHER),
+              ("dense 1000, softmax", OTHER)]
+    ys = [0.6 + 0.95 * i for i in range(len(layers))]
+    for (text, color), y in zip(layers, ys):
+        _box(ax, 2.5, y, text, color, width=3.2)
+    for y0, y1 in zip(ys, ys[1:]):
+        _arrow(ax, (2.5, y0 + 0.28), (2.5, y1 - 0.28))
+    ax.text(2.5, -0.25, "image", ha="center", va="center", fontsize=8.5)
+    _arrow(ax, (2.5, -0.05), (2.5, ys[0] - 0.28))
+    ax.text(4.3, 1.6, "large early\nkernels, ReLU,\ndropout; trained\non two GPUs",
+            fontsize=7.5, va="center")
+    ax.set_title("AlexNet: a few large convolutions", fontsize=10)
+    ax.set_xlim(0.6, 6.0)
+    ax.set_ylim(-0.6, 7.6)
+
+
 def _residual(ax) -> None:
-    _box(ax, 2.0, 0.3, "x", OTHER, width=1.0)
-    _box(ax, 2.0, 1.6, "3×3 conv", CONV3)
-    _box(ax, 2.0, 2.6, "batch norm, ReLU", OTHER)
-    _box(ax, 2.0, 3.6, "3×3 conv", CONV3)
-    _box(ax, 2.0, 4.6, "batch norm", OTHER)
-    for y0, y1 in ((0.58, 1.32), (1.88, 2.32), (2.88, 3.32), (3.88, 4.32), (4.88, 5.45)):
+    """The bottleneck block of ResNet-50/101/152 (the ResNet of the question's table)."""
+    _box(ax, 2.0, 0.3, "x (256 channels)", OTHER, width=1.9)
+    _box(ax, 2.0, 1.4, "1×1 conv, 64", CONV1)
+    _box(ax, 2.0, 2.3, "batch norm, ReLU", OTHER)
+    _box(ax, 2.0, 3.2, "3×3 conv, 64", CONV3)
+    _box(ax, 2.0, 4.1, "batch norm, ReLU", OTHER)
+    _box(ax, 2.0, 5.0, "1×1 conv, 256", CONV1)
+    for y0, y1 in ((0.58, 1.12), (1.68, 2.02), (2.58, 2.92), (3.48, 3.82), (4.38, 4.72),
+                   (5.28, 5.45)):
         _arrow(ax, (2.0, y0), (2.0, y1))
     from matplotlib.patches import Circle
 
@@ -295,22 +318,24 @@ def _residual(ax) -> None:
     _arrow(ax, (2.0, 5.95), (2.0, 6.55))
     ax.text(2.0, 6.8, "ReLU( F(x) + x )", ha="center", va="center", fontsize=8.5)
     # The identity shortcut, drawn around the stack on the right.
-    _arrow(ax, (2.5, 0.3), (3.9, 0.3), arrowstyle="-", color="tab:red", linewidth=1.6)
+    _arrow(ax, (2.95, 0.3), (3.9, 0.3), arrowstyle="-", color="tab:red", linewidth=1.6)
     _arrow(ax, (3.9, 0.3), (3.9, 5.7), arrowstyle="-", color="tab:red", linewidth=1.6)
     _arrow(ax, (3.9, 5.7), (2.25, 5.7), color="tab:red", linewidth=1.6)
     ax.text(4.05, 3.0, "identity\nshortcut:\nx skips\nthe block", color="tab:red",
             fontsize=7.5, va="center")
-    ax.text(0.65, 3.1, "F(x)", fontsize=10, va="center", style="italic")
-    ax.set_title("ResNet: a residual block", fontsize=10)
-    ax.set_xlim(0.2, 5.2)
-    ax.set_ylim(-0.4, 7.3)
+    ax.text(0.3, 3.2, "F(x)", fontsize=10, va="center", style="italic")
+    ax.text(2.0, -0.5, "1×1 convolutions shrink to 64 channels\nand restore 256 around the 3×3",
+            ha="center", va="center", fontsize=7.5)
+    ax.set_title("ResNet-152: a bottleneck residual block", fontsize=10)
+    ax.set_xlim(0.1, 5.2)
+    ax.set_ylim(-1.0, 7.3)
 
 
 def figure_h_blocks(path: Path = ANSWER_FIGURES / "h_blocks.png") -> Path:
-    """Sketches of the defining building blocks of VGG, GoogLeNet and ResNet."""
-    fig = Figure(figsize=(12, 5.2))
-    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.0, 1.3, 0.95]})
-    for ax, draw in zip(axes, (_vgg, _inception, _residual)):
+    """Sketches of the defining building blocks of AlexNet, VGG, GoogLeNet and ResNet-152."""
+    fig = Figure(figsize=(16, 5.4))
+    axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1.0, 1.0, 1.3, 0.95]})
+    for ax, draw in zip(axes, (_alexnet, _vgg, _inception, _residual)):
         draw(ax)
         ax.set_aspect("equal")
         ax.axis("off")

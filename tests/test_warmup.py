@@ -337,3 +337,20 @@ def test_grader_never_raises(tmp_path_factory: pytest.TempPathFactory, source: s
     nbformat.write(nb, path)
     score, message = grade_answer_e(path)
     assert score in (0.0, 0.25, 0.5, 0.75, 1.0) and isinstance(message, str) and message
+
+
+def test_the_block_sketches_cover_every_network_of_the_table(monkeypatch, tmp_path) -> None:
+    """(h)'s table lists AlexNet, VGG-16, GoogLeNet and ResNet-152: the sketches show a block
+    of each, and ResNet-152's is the bottleneck (1×1, 3×3, 1×1), not the basic block."""
+    drawn = {}
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.setdefault("fig", fig) and path)
+    figures.figure_h_blocks(tmp_path / "blocks.png")
+    axes = drawn["fig"].axes
+    titles = " | ".join(ax.get_title() for ax in axes)
+    networks = [name.split()[0].split("-")[0] for name in figures.NETWORKS]
+    assert len(axes) == len(networks), titles
+    for network, ax in zip(networks, axes):
+        assert network in ax.get_title(), titles
+    resnet = [t.get_text() for t in axes[-1].texts]
+    assert "bottleneck" in axes[-1].get_title()
+    assert [t for t in resnet if t.startswith("1×1 conv")] and "3×3 conv, 64" in resnet
