@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import subprocess
 import sys
 import uuid
@@ -423,3 +424,21 @@ def test_reference_uses_no_forbidden_calls() -> None:
         for forbidden in ("conv2d", "conv1d", "batch_norm", "BatchNorm", "autograd",
                           ".backward(", "correlate", "convolve"):
             assert forbidden not in code, f"{forbidden} in the reference {path.name}"
+
+
+def test_setup_takes_the_cpu_torch_index_only_when_asked():
+    """scripts/setup.sh uses PyPI's default torch wheel unless TORCH_INDEX=cpu names
+    PyTorch's CPU index (never by default: a machine that cannot reach it would wait)."""
+
+    script = str(REPO / "scripts" / "setup.sh")
+
+    def pip_line(**env):
+        run = subprocess.run(["bash", script], capture_output=True, text=True,
+                             env={"PATH": os.environ["PATH"], "SETUP_PRINT_PIP": "1", **env})
+        return run.returncode, run.stdout.strip(), run.stderr
+
+    assert pip_line() == (0, "pip install -r requirements.txt", "")
+    code, line, _ = pip_line(TORCH_INDEX="cpu")
+    assert code == 0 and "--extra-index-url https://download.pytorch.org/whl/cpu" in line
+    code, _, err = pip_line(TORCH_INDEX="cuda")
+    assert code == 2 and "TORCH_INDEX" in err
