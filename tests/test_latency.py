@@ -239,10 +239,17 @@ def test_speed_points_count_only_when_asked(tmp_path):
     build.solution(tmp_path / "templates" / "ref")
     subs = [_plant(tmp_path, "ref", "ref", ""), _plant(tmp_path, "slow_rows", "ref", SLOW_ROWS)]
     results = _grade("root", tmp_path, subs, "--speed-points")
-    # Both sections of the reference within the frame budget: 2 points on top of 42.5.
-    assert results["ref"]["score"] == 44.5
-    assert results["ref"]["latency"]["speed_points"] == 2.0
-    assert results["slow_rows"]["score"] == 43.5  # its cross-correlation is over budget
+    # One point per section timed within the frame budget, on top of 42.5. How many the
+    # reference makes depends on the machine's load, so count them from its own timings.
+    def within(result):
+        return sum(1 for e in result["latency"]["sections"].values()
+                   if e.get("student_ms") is not None and not e.get("over_budget"))
+
+    assert within(results["ref"]) >= 1
+    assert results["ref"]["score"] == 42.5 + within(results["ref"])
+    assert results["ref"]["latency"]["speed_points"] == float(within(results["ref"]))
+    assert results["slow_rows"]["score"] == 42.5 + within(results["slow_rows"])
+    assert within(results["slow_rows"]) < within(results["ref"])  # its loop is over budget
     assert results["ref"]["sections"]["cross_correlation"]["score"] == 15.0  # never a section
     # Grading the same class again without the option takes them back.
     again = _grade("root", tmp_path, subs)
