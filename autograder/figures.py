@@ -242,17 +242,22 @@ CONV3, CONV1, POOL, OTHER = "#9ecae1", "#fdd0a2", "#c7e9c0", "#eeeeee"
 BIG = "#6baed6"  # kernels larger than 3×3
 
 
-def _vgg(ax) -> None:
-    layers = [("3×3 conv, 64", CONV3), ("3×3 conv, 64", CONV3), ("2×2 max pool", POOL),
-              ("3×3 conv, 128", CONV3), ("3×3 conv, 128", CONV3), ("2×2 max pool", POOL),
-              ("3×3 conv, 256  (×3)", CONV3), ("...", OTHER)]
-    ys = [0.6 + 0.9 * i for i in range(len(layers))]
+def _stack(ax, layers: list[tuple[str, str]], pitch: float, width: float) -> None:
+    """A plain chain of layers from the image up, as VGG and AlexNet are drawn."""
+    ys = [0.6 + pitch * i for i in range(len(layers))]
     for (text, color), y in zip(layers, ys):
-        _box(ax, 2.5, y, text, color, width=2.8)
+        _box(ax, 2.5, y, text, color, width=width)
     for y0, y1 in zip(ys, ys[1:]):
         _arrow(ax, (2.5, y0 + 0.28), (2.5, y1 - 0.28))
     ax.text(2.5, -0.25, "image", ha="center", va="center", fontsize=8.5)
     _arrow(ax, (2.5, -0.05), (2.5, ys[0] - 0.28))
+
+
+def _vgg(ax) -> None:
+    layers = [("3×3 conv, 64", CONV3), ("3×3 conv, 64", CONV3), ("2×2 max pool", POOL),
+              ("3×3 conv, 128", CONV3), ("3×3 conv, 128", CONV3), ("2×2 max pool", POOL),
+              ("3×3 conv, 256  (×3)", CONV3), ("...", OTHER)]
+    _stack(ax, layers, pitch=0.9, width=2.8)
     ax.text(4.15, 1.05, "two 3×3 layers see\na 5×5 window with\n18 instead of 25\n"
             "weights per channel pair", fontsize=7.5, va="center")
     ax.set_title("VGG: a deep stack of 3×3 convolutions", fontsize=10)
@@ -286,13 +291,7 @@ def _alexnet(ax) -> None:
               ("5×5 conv, 256", BIG), ("ReLU, 3×3 max pool", POOL),
               ("3×3 conv, 384 / 384 / 256", CONV3), ("dense 4096, dropout (×2)", OTHER),
               ("dense 1000, softmax", OTHER)]
-    ys = [0.6 + 0.95 * i for i in range(len(layers))]
-    for (text, color), y in zip(layers, ys):
-        _box(ax, 2.5, y, text, color, width=3.2)
-    for y0, y1 in zip(ys, ys[1:]):
-        _arrow(ax, (2.5, y0 + 0.28), (2.5, y1 - 0.28))
-    ax.text(2.5, -0.25, "image", ha="center", va="center", fontsize=8.5)
-    _arrow(ax, (2.5, -0.05), (2.5, ys[0] - 0.28))
+    _stack(ax, layers, pitch=0.95, width=3.2)
     ax.text(4.3, 1.6, "large early\nkernels, ReLU,\ndropout; trained\non two GPUs",
             fontsize=7.5, va="center")
     ax.set_title("AlexNet: a few large convolutions", fontsize=10)
