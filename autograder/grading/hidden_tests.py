@@ -298,13 +298,19 @@ def _bn_inputs(t: Context, shape, dtype=torch.float32):
 
 def _forward(t: Context, x, gamma, beta, bn_param) -> tuple[torch.Tensor, object, dict]:
     result = t.call(FWD, x, gamma, beta, bn_param, keep=(1,))
-    value = result.value
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise Fail(f"{FWD} must return a tuple (out, cache), got {type(value).__name__}")
+    pair = _out_cache(result.value)
+    if pair is None:
+        raise Fail(f"{FWD} must return a tuple (out, cache), got "
+                   f"{type(result.value).__name__}")
     after = result.args_after[3] if isinstance(result.args_after, list) else None
     if not isinstance(after, dict):
         raise Fail(f"{FWD}: bn_param is not a dict after the call")
-    return value[0], value[1], after
+    return pair[0], pair[1], after
+
+
+def _out_cache(value) -> tuple | list | None:
+    """The forward's (out, cache), a tuple or a list of two alike; None for anything else."""
+    return value if isinstance(value, (tuple, list)) and len(value) == 2 else None
 
 
 def _unbiased_hint(x, gamma, beta, eps) -> dict:
@@ -500,9 +506,8 @@ def _bn_unmodified(t: Context, case) -> None:
     for name, before, after in zip(("x", "gamma", "beta"), (x, gamma, beta),
                                    result.args_after[:3]):
         unchanged(before, after, name)
-    # A list (out, cache) is as good as a tuple: the same rule as _forward's.
-    value = result.value
-    cache = value[1] if isinstance(value, (tuple, list)) and len(value) == 2 else None
+    pair = _out_cache(result.value)
+    cache = pair[1] if pair is not None else None
     dout = t.randn(*x.shape, dtype=torch.float64)
     back = t.call(BWD, dout.clone(), cache, no_autograd=True)
     unchanged(dout, back.args_after[0], "dout")
