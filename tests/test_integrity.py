@@ -689,9 +689,12 @@ def test_one_process_without_a_cgroup_has_the_whole_memory_budget(templates, tmp
     sub = plant(templates, tmp_path, "ref", "cross_correlation", "import torch\n" + code)
     with Sandbox(slot=24, disable=("cgroup",)) as box:
         assert any("one process of 3072 MiB" in n for n in box.notes), box.notes
-        result = run(sub, box)
+        # Touching 1 GiB of fresh pages can take seconds on a loaded two-core machine; the
+        # test is about the memory bound, so the time limit is generous.
+        result = run(sub, box, timeout=30)
     worked = by_test(result)["cc_worked_example"]
-    assert worked["score"] == points.TESTS["cc_worked_example"][1], worked
+    assert worked["score"] == points.TESTS["cc_worked_example"][1], (worked["output"],
+                                                                     result["flags"])
     assert section(result, "cross_correlation") == 15, by_test(result)
 
 
