@@ -84,7 +84,8 @@ def bench_late(cfg: measure.Config, work: Path) -> dict:
                  "times_s": [r["seconds"] for r in ours], "cpu_s": [r["cpu_s"] for r in ours],
                  "load": [r["load"] for r in ours],
                  "errors": [r["error"] for r in ours if r["error"]],
-                 "scores": ours[0]["scores"] if ours else None},
+                 "scores": ours[0]["scores"] if ours else None,
+                 "latency": _spread([s for r in good for s in r.get("latency_s", [])])},
         "stock": {"wall": _spread([r["seconds"] for r in good_stock]),
                   "cpu": _spread([r["cpu_s"] for r in good_stock]),
                   "times_s": [r["seconds"] for r in stock], "cpu_s": [r["cpu_s"] for r in stock],
@@ -112,12 +113,13 @@ def bench_marginal_jobs2(work: Path, sizes: tuple[int, ...], repeats: int) -> di
             shutil.copytree(sub, folder / f"student{i:03d}")
             classes[n].append(folder / f"student{i:03d}")
     points: list[tuple[int, float, float]] = []
-    errors = []
+    errors, latency = [], []
     for rep in range(repeats):
         for n in sizes:
             r = measure.grade_cli(classes[n], work / f"out-{n}-{rep}", jobs=2)
             if r["rc"] == 0 and r["graded"] == n:
                 points.append((n, r["seconds"], r["cpu_s"]))
+                latency += r.get("latency_s", [])
             else:
                 errors.append(r["error"])
     fit = None
@@ -129,7 +131,7 @@ def bench_marginal_jobs2(work: Path, sizes: tuple[int, ...], repeats: int) -> di
                "cpu_per_submission_s": cpu.slope, "cpu_fixed_s": cpu.intercept}
     return {"sizes": list(sizes), "repeats": repeats, "jobs": 2,
             "points": [{"n": n, "seconds": w, "cpu_s": c} for n, w, c in points],
-            "fit": fit, "errors": errors}
+            "fit": fit, "errors": errors, "latency": _spread(latency)}
 
 
 # ----------------------------------------------------------------- rendering
@@ -185,4 +187,23 @@ def render_late(results: dict, summary: list) -> list[str]:
         lines += [f"| {p['n']} | {p['seconds']:.2f} | {p['cpu_s']:.2f} |" for p in m["points"]]
     if m.get("errors"):
         lines += ["", f"Errors: {m['errors']}"]
+    lines += ["", *_latency_lines(ours.get("latency"), m.get("latency"), per)]
     return lines + [""]
+
+
+def _latency_lines(single: dict | None, batch: dict | None, per: float | None) -> list[str]:
+    """What the latency feedback (issue 21) costs: the ``cost_s`` each graded submission
+    reports, i.e. the wall time its timing added inside the slot, already part of every
+    figure above (the timing is always on)."""
+    if not single or single.get("median") is None:
+        return ["Latency timing: no submission reported its cost (an older grader?)."]
+    lines = ["Latency feedback is part of every run above. What it added to each submission "
+             "(the `cost_s` of the result's `latency` entry, wall clock inside the slot):", "",
+             f"- one late submission: {_fmt(single)}"]
+    if batch and batch.get("median") is not None:
+        share = ""
+        if per:
+            share = (f"; with two slots in parallel that is about "
+                     f"{batch['median'] / 2:.2f} s of the fitted {per:.3f} s per submission")
+        lines.append(f"- in the classes with `--jobs 2`: {_fmt(batch)} per submission{share}")
+    return lines

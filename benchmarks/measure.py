@@ -160,7 +160,10 @@ def grade_cli(paths: list[Path], out: Path, jobs: int) -> dict:
             "n": len(paths),
             "error": None if rc == 0 else tail,
             "scores": {r["submission"]: {k: v["score"] for k, v in r["sections"].items()}
-                       for r in results}}
+                       for r in results},
+            # what the latency timing added to each submission (grading/latency.py)
+            "latency_s": [r["latency"]["cost_s"] for r in results
+                          if "cost_s" in (r.get("latency") or {})]}
 
 
 def nbgrader_autograde(paths: list[Path], dest: Path, kind: str) -> dict:

@@ -367,6 +367,9 @@ def test_late_submission_section_measures_ours_fresh_and_fits(tmp_path: Path) ->
     assert [p["n"] for p in m["points"]] == [1, 2] and m["jobs"] == 2 and not m["errors"]
     assert set(m["fit"]) == {"per_submission_s", "fixed_s", "cpu_per_submission_s",
                              "cpu_fixed_s"}
+    # The latency timing's cost is read from every graded result: 2 late runs, 1 + 2 in classes.
+    assert r["ours"]["latency"]["n"] == 2 and r["ours"]["latency"]["median"] > 0
+    assert m["latency"]["n"] == 3 and m["latency"]["min"] > 0
     # Each run had a folder of its own: two runs of ours, two class runs.
     assert sorted(p.name for p in (tmp_path / "late").iterdir() if p.name.startswith("ours"))\
         == ["ours-0", "ours-1"]
@@ -391,4 +394,11 @@ def test_late_submission_section_renders_targets() -> None:
     assert "## One late submission" in text and "abc123" in text
     assert "2.00 s (range 1.80–2.40, 5 runs)" in text and "6.00 s" in text
     assert [row[3] for row in summary] == ["met", "**missed**"]  # 2.0 ≤ 2.5; 0.15 > 0.1
+    assert "no submission reported its cost" in text  # this record has no latency figures
+    r["ours"]["latency"] = {"median": 0.3, "min": 0.25, "max": 0.4, "n": 5}
+    r["marginal"]["latency"] = {"median": 0.2, "min": 0.1, "max": 0.5, "n": 112}
+    text = "\n".join(late.render_late({"late": r}, []))
+    assert "one late submission: 0.30 s (range 0.25–0.40, 5 runs)" in text
+    assert "0.20 s (range 0.10–0.50, 112 runs) per submission" in text
+    assert "about 0.10 s of the fitted 0.150 s per submission" in text
     assert late.render_late({}, []) == []

@@ -160,6 +160,15 @@ def test_the_reference_is_timed_beside_the_reference_and_the_builtin(graded):
     assert "## Latency" in feedback and "F.conv2d" in feedback and "within the frame" in feedback
 
 
+def test_the_result_says_what_the_timing_cost(graded):
+    """``cost_s`` (reported per submission in BENCHMARKS.md) covers at least the timed runs,
+    and a submission with nothing to time pays next to nothing."""
+    ref, stub = graded.results["ref"]["latency"], graded.results["stub"]["latency"]
+    runs_ms = sum(e["student_ms"] * e["runs"] for e in ref["sections"].values())
+    assert ref["cost_s"] * 1000 >= runs_ms, (ref["cost_s"], runs_ms)
+    assert 0 <= stub["cost_s"] < ref["cost_s"], (stub["cost_s"], ref["cost_s"])
+
+
 def test_a_stub_gets_no_timing(graded):
     for key in ("cross_correlation", "spatial_batchnorm"):
         entry = graded.section("stub", key)
