@@ -63,6 +63,11 @@ def document(results: dict, command: str, sections: list[tuple[str, Callable]]) 
         f"{m.get('loadavg_end')}: other work shared the machine, so absolute times are noisy",
         "",
     ]
+    for part in results.get("partial_runs", []):
+        lines[-1:-1] = [f"- re-measured later, alone: {', '.join(part['sections'])} on "
+                        f"{part['date']} at commit {part['git']} (`{part['command']}`, load "
+                        f"{part.get('loadavg')} at its end); every other section is from the "
+                        "run above"]
     stale = stale_notice(str(results.get("git", "")))
     if stale:
         lines[1:1] = ["", stale]

@@ -39,6 +39,21 @@ def measure_all(cfg: measure.Config, keys: list[str], work: Path, log=print) -> 
     return results
 
 
+def merge_partial(previous: dict, fresh: dict, keys: list[str]) -> dict:
+    """``--only`` re-measures some sections: they replace theirs in the earlier record and
+    every other section is kept as it was measured. The page's header (machine, commit,
+    command) stays the full run's; each re-measured section is listed with its own commit,
+    date and command under ``partial_runs``, and the page says so."""
+    merged = dict(previous)
+    for key in keys:
+        merged[key] = fresh[key]
+    merged["partial_runs"] = [*previous.get("partial_runs", []),
+                              {"sections": keys, "git": fresh["git"], "date": fresh["date"],
+                               "command": fresh["command"],
+                               "loadavg": fresh["machine"].get("loadavg_end")}]
+    return merged
+
+
 def write_markdown(results: dict, out: Path) -> None:
     out.write_text(document(results, results.get("command", COMMAND)), encoding="utf-8")
 
@@ -79,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     results["command"] = (COMMAND + " " + " ".join(
         argv if argv is not None else sys.argv[1:])).strip()
+    if args.only and data.is_file():
+        results = merge_partial(json.loads(data.read_text(encoding="utf-8")), results, chosen)
     out.parent.mkdir(parents=True, exist_ok=True)
     data.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     write_markdown(results, out)

@@ -402,3 +402,32 @@ def test_late_submission_section_renders_targets() -> None:
     assert "0.20 s (range 0.10–0.50, 112 runs) per submission" in text
     assert "about 0.10 s of the fitted 0.150 s per submission" in text
     assert late.render_late({}, []) == []
+
+
+def test_only_replaces_its_sections_and_keeps_the_rest(tmp_path: Path, monkeypatch) -> None:
+    """``--only notebook`` re-measures one section: the other sections of the earlier record
+    stay as they were, and the page names the partial run with its own commit."""
+    from benchmarks import run as cli
+    from benchmarks import sections as registry
+
+    cc = [{"dtype": "float32", "size": 8, "k": 3, "ours_us": 2.0, "conv2d_us": 1.0,
+           "ratio": 2.0, "max_abs_err": 0.0}]
+    earlier = {"machine": {**run.machine(), "loadavg_end": None}, "git": "old1234",
+               "date": "then", "threads": 1, "command": "full run", "cc": cc,
+               "notebook": {"seconds": 12.0, "error": None, "code_cells": 5,
+                            "slowest_cells": []}}
+    out = tmp_path / "B.md"
+    out.with_suffix(".json").write_text(json.dumps(earlier), encoding="utf-8")
+    fresh = {"seconds": 7.0, "error": None, "code_cells": 5, "slowest_cells": []}
+    old = registry.BY_KEY["notebook"]
+    monkeypatch.setitem(registry.BY_KEY, "notebook",
+                        registry.Section("notebook", lambda cfg, work: fresh, old.render))
+    assert cli.main(["--quick", "--only", "notebook", "--out", str(out)]) == 0
+    data = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert data["notebook"] == fresh and data["cc"] == cc
+    assert data["git"] == "old1234" and data["command"] == "full run"
+    [part] = data["partial_runs"]
+    assert part["sections"] == ["notebook"] and part["git"] != "old1234"
+    text = out.read_text(encoding="utf-8")
+    assert "re-measured later, alone: notebook" in text and "## 2." in text
+    assert "7.0" in text and "12.0" not in text
