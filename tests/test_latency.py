@@ -258,7 +258,13 @@ def test_speed_points_count_only_when_asked(tmp_path):
     assert results["ref"]["score"] == 42.5 + within(results["ref"])
     assert results["ref"]["latency"]["speed_points"] == float(within(results["ref"]))
     assert results["slow_rows"]["score"] == 42.5 + within(results["slow_rows"])
-    assert within(results["slow_rows"]) < within(results["ref"])  # its loop is over budget
+    # Its row loop puts cross-correlation over budget; batch norm is the reference's in both,
+    # and on a loaded machine it may be over budget in either, so only the loop's section is
+    # compared.
+    slow_cc = results["slow_rows"]["latency"]["sections"]["cross_correlation"]
+    ref_cc = results["ref"]["latency"]["sections"]["cross_correlation"]
+    assert slow_cc.get("over_budget") is True, slow_cc
+    assert ref_cc.get("over_budget") is False, ref_cc
     assert results["ref"]["sections"]["cross_correlation"]["score"] == 15.0  # never a section
     # Grading the same class again without the option takes them back.
     again = _grade("root", tmp_path, subs)
