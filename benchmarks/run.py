@@ -47,7 +47,10 @@ def merge_partial(previous: dict, fresh: dict, keys: list[str]) -> dict:
     merged = dict(previous)
     for key in keys:
         merged[key] = fresh[key]
-    merged["partial_runs"] = [*previous.get("partial_runs", []),
+    # An earlier partial run keeps only the sections that still hold its numbers.
+    earlier = [dict(p, sections=[k for k in p["sections"] if k not in keys])
+               for p in previous.get("partial_runs", [])]
+    merged["partial_runs"] = [*(p for p in earlier if p["sections"]),
                               {"sections": keys, "git": fresh["git"], "date": fresh["date"],
                                "command": fresh["command"],
                                "loadavg": fresh["machine"].get("loadavg_end")}]

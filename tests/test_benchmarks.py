@@ -431,3 +431,7 @@ def test_only_replaces_its_sections_and_keeps_the_rest(tmp_path: Path, monkeypat
     text = out.read_text(encoding="utf-8")
     assert "re-measured later, alone: notebook" in text and "## 2." in text
     assert "7.0" in text and "12.0" not in text
+    # Re-measuring the same section again leaves one partial entry for it, the newest.
+    assert cli.main(["--quick", "--only", "notebook", "--out", str(out)]) == 0
+    data = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert [p["sections"] for p in data["partial_runs"]] == [["notebook"]]
