@@ -321,7 +321,8 @@ def test_spatial_docstrings_never_say_d() -> None:
 def test_gradient_check_threshold_has_a_tenfold_margin(solution_dir: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The self-check's gradient checks (the notebook's gradient cells run them), on the
-    reference: the errors they print are what the text promises, and the threshold is at least ten times larger."""
+    reference: the errors they print are what the text promises, and the threshold is at
+    least ten times larger."""
     import inspect
 
     monkeypatch.syspath_prepend(str(solution_dir))
