@@ -15,8 +15,9 @@ Conventions shared by every function here (they follow the CS231n course, not to
   ``running = momentum * running + (1 - momentum) * batch_stat`` is written back into
   ``bn_param``. In test mode the running statistics normalize x and are left alone.
 - ``out = gamma * x_hat + beta``.
-- Outputs have the dtype and device of x; x, gamma, beta and dout are never modified;
-  ``cache`` can be anything your backward needs.
+- Outputs have the dtype and device of x (float64 in, float64 out); x, gamma, beta and dout
+  are never modified; ``cache`` can be anything your backward needs.
+- The batch may hold a single example or image (N = 1).
 - Forbidden anywhere in this file: the normalization family by any route
   (torch.nn.functional.batch_norm, torch.batch_norm, nn.BatchNorm* and the other nn.*Norm*
   modules, the batch/group/layer/instance norm operators of ATen) and autograd in the

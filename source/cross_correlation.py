@@ -17,12 +17,16 @@ def cross_corr_2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     - K: tensor of shape (kh, kw), with kh <= H and kw <= W.
 
     Returns:
-    - Y: tensor of shape (H - kh + 1, W - kw + 1), with the dtype and device of X.
+    - Y: tensor of shape (H - kh + 1, W - kw + 1), with the dtype and device of X
+      (float64 in, float64 out).
 
-    X and K must not be modified. The point is to write the sliding window yourself, so
-    library convolutions and correlations are forbidden by whatever route: torch.nn.functional
-    conv*, torch.conv*, nn.Conv* modules, torch.nn.grad.*, the ATen convolution operators,
-    scipy.signal and numpy correlate/convolve. Allowed: slicing, loops, unfold, as_strided,
+    X and K need not be square, and may be non-contiguous views (a transposed tensor, a
+    slice of a larger one): do not assume row-major strides. X and K must not be modified.
+
+    The point is to write the sliding window yourself, so library convolutions and
+    correlations are forbidden by whatever route: torch.nn.functional conv*, torch.conv*,
+    nn.Conv* modules, torch.nn.grad.*, the ATen convolution operators, scipy.signal and
+    numpy correlate/convolve. Allowed: slicing, loops, unfold, as_strided,
     einsum, matmul, and numpy inside as long as a torch tensor of X's dtype and device comes
     back. A hidden test whose function uses a forbidden call scores 0, and the submission is
     flagged for review.

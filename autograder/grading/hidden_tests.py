@@ -549,3 +549,41 @@ def _make_tests() -> dict[str, HiddenTest]:
 
 
 TESTS = _make_tests()
+
+
+#: The rule each hidden test checks, as the student text states it: a phrase of the released
+#: notebook's markdown, the student README or a docstring of the released source/ (compared
+#: with runs of whitespace made single spaces). tests/test_rules.py fails when a hidden test
+#: has no entry here or a phrase is not in what students receive: a test may check only
+#: what the students were told.
+RULES: dict[str, tuple[str, ...]] = {
+    "cc_worked_example": ("the whole result is",),
+    "cc_output_shape": ("Y: tensor of shape (H - kh + 1, W - kw + 1)",),
+    "cc_values_square": ("Y[i, j] = sum over a, b of X[i + a, j + b] * K[a, b]",
+                         "The kernel is slid over X without flipping it"),
+    "cc_values_nonsquare": ("X and K need not be square",),
+    "cc_dtype_device": ("with the dtype and device of X (float64 in, float64 out)",),
+    "cc_inputs_unmodified": ("X and K must not be modified",),
+    "cc_edge_cases": ("the kernel may be a single value or as large as `X`",
+                      "may be non-contiguous views (a transposed tensor, a slice of a larger "
+                      "one): do not assume row-major strides"),
+    "cc_random_shapes": ("K: tensor of shape (kh, kw), with kh <= H and kw <= W",),
+    "bn_forward_values": ("taken over the batch and over every spatial position",
+                          "(divide by the number of values, not that number minus one)"),
+    "bn_forward_eps": ("added to the variance inside the square root (default 1e-5)",),
+    "bn_forward_shape_dtype": ("out: shape (N, C, H, W), same dtype and device as x",),
+    "bn_running_stats_one_step": ("running = momentum * running + (1 - momentum) * batch_stat",
+                                  "when absent they start as zeros with the dtype and device "
+                                  "of x"),
+    "bn_running_stats_two_steps": ("After every training step, for both the mean and the "
+                                   "variance",),
+    "bn_test_mode": ("In test mode the running statistics normalize x and are left alone",),
+    "bn_invalid_mode": ("any other value is a ValueError",),
+    "bn_batch_size_one": ("The batch may hold a single example or image (N = 1)",),
+    "bn_backward_dx": ("dx: gradient with respect to x, shape (N, C, H, W)",),
+    "bn_backward_dgamma_dbeta": ("dgamma: gradient with respect to gamma, shape (C,)",
+                                 "dbeta: gradient with respect to beta, shape (C,)"),
+    "bn_backward_shape_dtype": ("Outputs have the dtype and device of x (float64 in, float64 "
+                                "out)",),
+    "bn_inputs_unmodified": ("x, gamma, beta and dout are never modified",),
+}
