@@ -272,6 +272,13 @@ def _bundle_extras() -> dict[str, bytes]:
             "requirements.txt": student_requirements().encode()}
 
 
+def bundle_support_files() -> dict[str, bytes]:
+    """The bundle's files besides the notebook, ``source/`` and ``figures/``: the stamped
+    helpers, the student README (as ``README.md``) and ``requirements.txt``. nbgrader's
+    release hook writes the same ones, so both releases hold the same files."""
+    return {**{helper: _helper(helper) for helper in HELPERS}, **_bundle_extras()}
+
+
 def _zip_folder(folder: Path, rels: list[str]) -> Path:
     """folder.zip next to folder, its files under one top folder; byte-identical on rebuild."""
     folder = folder.resolve()
