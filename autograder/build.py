@@ -257,8 +257,11 @@ def student_requirements() -> str:
     missing = [name for name in STUDENT_PACKAGES if name not in pins]
     if missing:
         raise ValueError(f"requirements.txt pins none of {missing}")
-    return ("# Needs Python 3.11 or newer. Install with:\n"
-            "#   python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n"
+    return ("# Needs Python 3.11 or newer. Install with (README.md has every step):\n"
+            "#   Linux, macOS: python3 -m venv .venv\n"
+            "#                 .venv/bin/pip install -r requirements.txt\n"
+            "#   Windows:      py -m venv .venv\n"
+            "#                 .venv\\Scripts\\pip install -r requirements.txt\n"
             "# Linux without an NVIDIA GPU: add --extra-index-url "
             "https://download.pytorch.org/whl/cpu\n"
             "# to the pip command, for the CPU build of torch instead of the CUDA one.\n"
