@@ -257,8 +257,11 @@ def student_requirements() -> str:
     missing = [name for name in STUDENT_PACKAGES if name not in pins]
     if missing:
         raise ValueError(f"requirements.txt pins none of {missing}")
-    return ("# Needs Python 3.11 or newer. Install with:\n"
-            "#   python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n"
+    return ("# Needs Python 3.11 or newer. Install with (README.md has every step):\n"
+            "#   Linux, macOS: python3 -m venv .venv\n"
+            "#                 .venv/bin/pip install -r requirements.txt\n"
+            "#   Windows:      py -m venv .venv\n"
+            "#                 .venv\\Scripts\\pip install -r requirements.txt\n"
             "# Linux without an NVIDIA GPU: add --extra-index-url "
             "https://download.pytorch.org/whl/cpu\n"
             "# to the pip command, for the CPU build of torch instead of the CUDA one.\n"
@@ -270,6 +273,13 @@ def _bundle_extras() -> dict[str, bytes]:
     requirements.txt at the top)."""
     return {"README.md": (MASTER / STUDENT_README).read_bytes(),
             "requirements.txt": student_requirements().encode()}
+
+
+def bundle_support_files() -> dict[str, bytes]:
+    """The bundle's files besides the notebook, ``source/`` and ``figures/``: the stamped
+    helpers, the student README (as ``README.md``) and ``requirements.txt``. nbgrader's
+    release hook writes the same ones, so both releases hold the same files."""
+    return {**{helper: _helper(helper) for helper in HELPERS}, **_bundle_extras()}
 
 
 def _zip_folder(folder: Path, rels: list[str]) -> Path:

@@ -5,7 +5,9 @@
 - ``strip_release`` runs after ``nbgrader generate_assignment``. nbgrader copies every
   non-notebook file of ``master/<assignment>/`` verbatim into ``release/<assignment>/``, so
   the ``source/*.py`` there would still hold the solution regions; the hook replaces each
-  with the student copy that ``python -m autograder build`` makes. If anything goes wrong
+  with the student copy that ``python -m autograder build`` makes, and gives the folder the
+  other files of ``python -m autograder release`` (``README.md``, ``requirements.txt``, the
+  stamped helpers) in place of ``README_student.md``. If anything goes wrong
   the release folder is deleted: nbgrader only logs a failing hook, so failing closed is
   the only way not to hand out solutions.
 - ``IsolatedGrade`` replaces nbgrader's Execute step during ``nbgrader autograde``. Nothing
@@ -82,10 +84,33 @@ def _strip_folder(folder: Path) -> list[str]:
         path.write_text(stub, encoding="utf-8")
         path.chmod(mode)
         changed.append(rel)
+    _match_bundle(folder)
     leaked = build.leaks(folder)
     if leaked:
         raise RuntimeError("solution text left in the release folder:\n" + "\n".join(leaked))
     return changed
+
+
+def _match_bundle(folder: Path) -> list[str]:
+    """Give nbgrader's release folder the files of ``python -m autograder release``.
+
+    nbgrader copies ``master/<assignment>/`` as it is: the student README under its master
+    name (``README_student.md``), the helpers without their "generated" stamp, and no
+    ``requirements.txt``. Students fetching from nbgrader get what the course page's bundle
+    holds instead (tests/test_nbgrader.py compares the two).
+    """
+    from . import build
+
+    mode = (folder / build.NOTEBOOK).stat().st_mode & 0o7777  # nbgrader's file permissions
+    wanted = build.bundle_support_files()
+    for rel, data in wanted.items():
+        path = folder / rel
+        if path.exists():
+            path.chmod(path.stat().st_mode | 0o200)
+        path.write_bytes(data)
+        path.chmod(mode)
+    (folder / build.STUDENT_README).unlink(missing_ok=True)  # shipped as README.md
+    return sorted(wanted)
 
 
 def strip_release(assignment=None, student=None, notebooks=None, **_) -> None:
@@ -111,7 +136,8 @@ def strip_release(assignment=None, student=None, notebooks=None, **_) -> None:
             raise
         # nbgrader shows hook messages only at INFO level and swallows their errors.
         print(f"[autograder] stripped solution regions from {len(changed)} file(s) "
-              f"in {folder}", flush=True)
+              f"in {folder}; its other files are those of `python -m autograder release`",
+              flush=True)
 
 
 # ----------------------------------------------------------------- autograde

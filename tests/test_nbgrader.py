@@ -128,12 +128,19 @@ SOURCE_CHEATS = {
 }
 
 
-def _grade_course(top: Path) -> dict:
-    """Copy the course root under top, release, submit, autograde, export."""
-    root = top / "repo"
+def _copy_course(root: Path) -> Path:
+    """A copy of the course root under root, with the repository files its hooks read: the
+    model answers and requirements.txt (whose pins the release's requirements.txt takes)."""
     course = root / "autograder"
     shutil.copytree(REPO / "autograder", course, ignore=shutil.ignore_patterns(*NBGRADER_WORK))
-    shutil.copy(REPO / "written_answers.md", root / "written_answers.md")
+    for name in ("written_answers.md", "requirements.txt"):
+        shutil.copy(REPO / name, root / name)
+    return course
+
+
+def _grade_course(top: Path) -> dict:
+    """Copy the course root under top, release, submit, autograde, export."""
+    course = _copy_course(top / "repo")
 
     _nbgrader(course, "generate_assignment", ASSIGNMENT)
 
@@ -212,6 +219,39 @@ def test_release_folder_holds_no_solution_text(course, tmp_path):
     cells = _cells(nb)
     for grade_id in points.MANUAL:
         assert cells[grade_id].source == TEMPLATE_ANSWER
+
+
+@pytest.fixture(scope="module")
+def nbgrader_release(tmp_path_factory) -> Path:
+    """release/hw1 of ``nbgrader generate_assignment`` alone, in a copy of the course root
+    (seconds, where the ``course`` fixture autogrades the whole library)."""
+    course = _copy_course(tmp_path_factory.mktemp("release-only") / "repo")
+    _nbgrader(course, "generate_assignment", ASSIGNMENT)
+    return course / "release" / ASSIGNMENT
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_nbgrader_release_holds_the_files_of_autograder_release(nbgrader_release, tmp_path):
+    """Students who fetch through nbgrader get the bundle of the course page: the same file
+    names (README.md, requirements.txt; no README_student.md), every file but the notebook
+    byte for byte, and the notebook's cells and metadata apart from our build stamp."""
+    bundle = tmp_path / "bundle"
+    build.release(bundle)
+    ours, theirs = _tree(bundle), _tree(nbgrader_release)
+    assert sorted(theirs) == sorted(ours)
+    assert "README.md" in theirs and "requirements.txt" in theirs
+    differ = [rel for rel in ours if rel != build.NOTEBOOK and ours[rel] != theirs[rel]]
+    assert differ == []
+    nb_ours, nb_theirs = (json.loads(files[build.NOTEBOOK]) for files in (ours, theirs))
+    assert nb_ours["metadata"].pop(build.NB_STAMP_KEY)
+    assert nb_theirs == nb_ours
+    # nbgrader's release permissions hold for the files the hook wrote as well.
+    modes = {rel: (nbgrader_release / rel).stat().st_mode & 0o777 for rel in theirs}
+    assert len(set(modes.values())) == 1, modes
 
 
 def test_release_hook_fails_closed(tmp_path, monkeypatch):
@@ -404,9 +444,7 @@ def _damaged(dest: Path, damage: str) -> None:
 def test_one_damaged_notebook_never_stops_autograde(tmp_path):
     """alice, bob (an old schema_version), carol (a grade cell without cell_type), dave:
     every one is graded, the damaged ones by their code too, and the log names the cell."""
-    course = tmp_path / "repo" / "autograder"
-    shutil.copytree(REPO / "autograder", course, ignore=shutil.ignore_patterns(*NBGRADER_WORK))
-    shutil.copy(REPO / "written_answers.md", tmp_path / "repo" / "written_answers.md")
+    course = _copy_course(tmp_path / "repo")
     _nbgrader(course, "generate_assignment", ASSIGNMENT)
     submitted = course / "submitted"
     build.solution(submitted / "alice" / ASSIGNMENT)

@@ -110,3 +110,18 @@ def test_question_e_says_each_label_once_and_save_first(nb) -> None:
     assert "Each label is used exactly once." in text
     assert '"(iv) Very high learning\nrate"' in text
     assert "Save the notebook (Ctrl+S)" in text
+
+
+def test_question_h_says_how_to_put_a_sketch_in_the_answer(nb) -> None:
+    """A dragged or pasted image is stored in the notebook as a cell attachment; a linked
+    file is not graded. The size limit stated is the grader's own."""
+    from autograder.grading.grade import MAX_NOTEBOOK_BYTES
+
+    question = re.sub(r"\s+", " ", next(c.source for c in nb.cells if c.cell_type == "markdown"
+                                        and c.source.startswith("### (h)")))
+    for needle in ("drag the image file into the cell, or paste it", "attachment:",
+                   "Do not link a separate file", "a linked picture is lost"):
+        assert needle in question, needle
+    assert f"under {MAX_NOTEBOOK_BYTES >> 20} MB" in question
+    # The example it shows is what JupyterLab writes for a pasted image.
+    assert re.search(r"!\[(\w+\.png)\]\(attachment:\1\)", question)

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from autograder import build
-from autograder.grading.hidden_tests import RULES, TESTS
+from autograder.grading.hidden_tests import RULES, RULES_OF_EVERY_TEST, TESTS
 
 
 def _flat(text: str) -> str:
@@ -43,3 +43,23 @@ def test_every_hidden_test_has_a_rule_and_no_rule_is_stale() -> None:
 def test_rule_is_stated_in_the_student_text(student_text: str, name: str) -> None:
     for phrase in RULES.get(name, ()):
         assert _flat(phrase) in student_text, f"{name}: {phrase!r} is not in the student text"
+
+
+@pytest.mark.parametrize("phrase", RULES_OF_EVERY_TEST)
+def test_rules_of_every_test_are_in_the_notebook_and_the_readme(tmp_path: Path,
+                                                                phrase: str) -> None:
+    """One thread, one process: the sandbox ends a call that starts either, so the rule is
+    told where students read the rules, the notebook's introduction and their README."""
+    dest = tmp_path / "hw1"
+    build.release(dest)
+    nb = nbformat.read(dest / build.NOTEBOOK, as_version=4)
+    notebook = _flat("\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))
+    readme = _flat((dest / "README.md").read_text(encoding="utf-8"))
+    assert _flat(phrase) in notebook, phrase
+    assert _flat(phrase) in readme, phrase
+
+
+def test_non_contiguous_inputs_are_a_stated_rule_of_the_edge_cases(student_text: str) -> None:
+    """cc_edge_cases hands over transposed and offset views; the notebook says so."""
+    assert any("non-contiguous" in phrase for phrase in RULES["cc_edge_cases"])
+    assert "The inputs may be non-contiguous views" in student_text

@@ -360,3 +360,75 @@ def test_gradient_check_threshold_has_a_tenfold_margin(solution_dir: Path,
         assert note.startswith("relative errors: dx "), note
     # The text's "about 1e-8 for dx" holds for the spatial check (the (N, D) one is smaller).
     assert 1e-9 < seen[0] < 1e-7, seen
+
+
+# --- set-up on every system; the self-check as it is ------------------------------------------
+
+def _os_table(text: str) -> dict[str, tuple[str, str]]:
+    """step -> (Linux and macOS command, Windows command) of a README's install table."""
+    rows = re.findall(r"^\s*\| ([^|`]+?) \| `([^`]+)` \| `([^`]+)` \|$", text, re.M)
+    return {step: (unix, windows) for step, unix, windows in rows}
+
+
+def _on_windows(unix: str) -> str:
+    """A Linux/macOS command as Windows spells it: Scripts\\ for bin/, the py launcher."""
+    return re.sub(r"^python3\b", "py", unix.replace(".venv/bin/", ".venv\\Scripts\\"))
+
+
+def test_student_readme_gives_every_step_for_each_system(release_dir: Path) -> None:
+    """Not only the pip line: making the environment, installing, opening the notebook and
+    the self-check each have a Windows command, and it is the Linux one with Windows paths."""
+    text = (release_dir / "README.md").read_text(encoding="utf-8")
+    table = _os_table(text)
+    commands = [unix for unix, _ in table.values()]
+    for needed in ("python3 -m venv .venv", ".venv/bin/pip install -r requirements.txt",
+                   ".venv/bin/jupyter lab", ".venv/bin/python selfcheck.py"):
+        assert needed in commands, (needed, table)
+    for step, (unix, windows) in table.items():
+        assert windows == _on_windows(unix), (step, unix, windows)
+    assert "source .venv/bin/activate" in text and ".venv\\Scripts\\activate" in text
+    # Every later section that names a command names the Windows one too.
+    for unix in (".venv/bin/jupyter lab", ".venv/bin/python selfcheck.py"):
+        assert text.count(_on_windows(unix)) >= 2, unix
+    # The bundle's requirements.txt says it for both as well.
+    header = (release_dir / "requirements.txt").read_text(encoding="utf-8")
+    assert ".venv\\Scripts\\pip install -r requirements.txt" in header
+    assert "py -m venv .venv" in header
+
+
+def test_instructor_readme_shows_the_students_commands() -> None:
+    """README.md's student workflow gives the same commands as the student README."""
+    student = _os_table((build.MASTER / build.STUDENT_README).read_text(encoding="utf-8"))
+    top = _os_table((build.REPO / "README.md").read_text(encoding="utf-8"))
+    assert top and set(top.values()) <= set(student.values()), (top, student)
+
+
+def test_readmes_describe_the_self_check_it_is(release_dir: Path) -> None:
+    """Both READMEs give the number of visible checks and the summary line selfcheck.py
+    prints (tests/test_visible_checks.py pins both against its output)."""
+    from tests.test_visible_checks import N_CHECKS
+
+    for path in (release_dir / "README.md", build.REPO / "README.md"):
+        text = re.sub(r"\s+", " ", path.read_text(encoding="utf-8"))
+        assert f"N of {N_CHECKS} visible checks passed" in text, path
+        assert f"{N_CHECKS} visible checks" in text.replace(f"N of {N_CHECKS}", ""), path
+        assert not re.search(r"every check passes|when all pass\b", text), path
+    notebook = nbformat.read(release_dir / build.NOTEBOOK, as_version=4)
+    assert any(f"{N_CHECKS} of {N_CHECKS} visible checks passed" in c.source
+               for c in notebook.cells if c.cell_type == "markdown")
+
+
+def test_torch_wheel_statements_match_setup() -> None:
+    """requirements.txt and README say what setup.sh does: the default index unless
+    TORCH_INDEX=cpu, and the CPU index command is the one setup.sh would run."""
+    requirements = (build.REPO / "requirements.txt").read_text(encoding="utf-8")
+    assert "pinned to the CPU build" not in requirements
+    readme = re.sub(r"\s+", " ", (build.REPO / "README.md").read_text(encoding="utf-8"))
+    assert "installed from the default index, PyPI" in readme
+    assert "TORCH_INDEX=cpu bash scripts/setup.sh" in readme
+    run = subprocess.run(["bash", str(build.REPO / "scripts" / "setup.sh")],
+                         capture_output=True, text=True, check=True,
+                         env={"PATH": "/usr/bin:/bin", "SETUP_PRINT_PIP": "1",
+                              "TORCH_INDEX": "cpu"})
+    index = re.search(r"--extra-index-url (\S+)", run.stdout).group(1)
+    assert f"--extra-index-url {index}" in readme

@@ -354,3 +354,50 @@ def test_the_block_sketches_cover_every_network_of_the_table(monkeypatch, tmp_pa
     resnet = [t.get_text() for t in axes[-1].texts]
     assert "bottleneck" in axes[-1].get_title()
     assert [t for t in resnet if t.startswith("1×1 conv")] and "3×3 conv, 64" in resnet
+
+
+# --- rubric and question agree -------------------------------------------------------------
+
+def test_rubric_e_lists_exactly_the_scores_an_answer_using_each_label_once_can_get(
+        bundles: dict[str, Path], tmp_path: Path) -> None:
+    """The question says each label is used once: over all 24 such answers the grader gives
+    only the scores that the rubric lists for them (never three right), and the rubric's
+    1.875 is reachable only by an answer that repeats a label."""
+    import itertools
+
+    reachable = set()
+    for labels in itertools.permutations(LABELS):
+        answer = dict(zip("ABCD", labels))
+        score, _ = grade_answer_e(with_answer(bundles, tmp_path, f"answer_e = {answer!r}"))
+        reachable.add(score * 2.5)
+    stated = re.search(r"uses each label once, as the question asks, scores\s+([0-9./ ]+)\(",
+                       rubric("e"))
+    assert stated, rubric("e")
+    assert {float(v) for v in stated.group(1).split("/")} == reachable
+    assert 1.875 not in reachable
+    repeated = dict(PANEL_LABELS)
+    repeated["A"] = PANEL_LABELS["B"]  # three right, B's label used twice
+    score, message = grade_answer_e(with_answer(bundles, tmp_path, f"answer_e = {repeated!r}"))
+    assert score * 2.5 == 1.875 and "more than one panel" in message
+    assert "1.875 is given only to an answer that" in _flat(rubric("e"))
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def test_rubric_h_asks_only_what_the_question_asks() -> None:
+    """(h) asks for one defining characteristic of each network: no level may require a
+    trend across the four, and the rubric says a trend is not needed."""
+    question = next(c.source for c in build.student_notebook().cells
+                    if c.cell_type == "markdown" and c.source.startswith("### (h)"))
+    assert "trend" not in question
+    levels = [line for line in rubric("h").splitlines() if re.match(r"- \*\*[0-9.]+:\*\*", line)]
+    assert len(levels) == 6 and not [line for line in levels if "trend" in line], levels
+    assert "not needed for full marks" in _flat(rubric("h"))
+
+
+def test_answer_j_says_a_half_turn_not_a_vertical_flip_makes_a_6_a_9() -> None:
+    text = _flat(build.model_answers()["j"])
+    assert "half-turn rotation turns a 6 into a 9" in text
+    assert not re.search(r"(vertical|horizontal) flip (turns|makes) a 6", text)

@@ -587,3 +587,12 @@ RULES: dict[str, tuple[str, ...]] = {
                                 "out)",),
     "bn_inputs_unmodified": ("x, gamma, beta and dout are never modified",),
 }
+
+#: Rules that hold in every hidden test, enforced around the student's code rather than by a
+#: test of its own: the sandbox kills a child that starts a thread or a process, and that
+#: test scores 0 (README, threat model). tests/test_rules.py requires each phrase in both the
+#: released notebook and the student README.
+RULES_OF_EVERY_TEST: tuple[str, ...] = (
+    "Your code runs in **one thread and one process**",
+    "starting a thread or a process (or running another program) ends the call",
+)
