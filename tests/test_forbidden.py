@@ -492,6 +492,17 @@ def cross_corr_2d(X, K):
     finally:
         w.active = True
 ''', None, "tampering: the guard was switched off during the call")
+# The operator watch popped off torch's mode stack: the call's result stands, but leaving
+# the guard finds the stack empty, and that is tampering (issue 22).
+BYPASSES["dispatch_mode_popped"] = (CC, "cross_corr_2d", '''
+from torch.utils._python_dispatch import _pop_mode
+
+
+def cross_corr_2d(X, K):
+    _pop_mode()
+    return torch.ops.aten.convolution(X[None, None], K[None, None].to(X.dtype), None, [1, 1],
+                                      [0, 0], [1, 1], False, [0, 0], 1)[0, 0]
+''', None, "tampering: the operator watch was removed")
 #: Bypasses that stop all code grading (a file the checks cannot read), not one section.
 STOPS_ALL = {"utf7_cookie_helper", "oversized_helper_unread"}
 
