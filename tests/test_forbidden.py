@@ -492,6 +492,17 @@ def cross_corr_2d(X, K):
     finally:
         w.active = True
 ''', None, "tampering: the guard was switched off during the call")
+# The operator watch popped off torch's mode stack: the call's result stands, but leaving
+# the guard finds the stack empty, and that is tampering (issue 22).
+BYPASSES["dispatch_mode_popped"] = (CC, "cross_corr_2d", '''
+from torch.utils._python_dispatch import _pop_mode
+
+
+def cross_corr_2d(X, K):
+    _pop_mode()
+    return torch.ops.aten.convolution(X[None, None], K[None, None].to(X.dtype), None, [1, 1],
+                                      [0, 0], [1, 1], False, [0, 0], 1)[0, 0]
+''', None, "tampering: the operator watch was removed")
 #: Bypasses that stop all code grading (a file the checks cannot read), not one section.
 STOPS_ALL = {"utf7_cookie_helper", "oversized_helper_unread"}
 
@@ -644,7 +655,7 @@ def test_allowed_tools_keep_full_marks_and_no_flag(name, sb, ref, tmp_path):
 
 
 GUARD_SCRIPT = r'''
-import json, sys
+import functools, json, sys
 import numpy, torch
 sys.path.insert(0, sys.argv[1])
 from guard import ForbiddenOperation, Watch
@@ -662,6 +673,10 @@ routes = {
     "engine": lambda: torch._C._ImperativeEngine().run_backward(
         (f(leaf),), (torch.ones(()),), False, False, (leaf,), False, False),
     "requires_grad_": lambda: torch.ones(3).requires_grad_(),
+    # A leaf made before the guard (at import time, say): recording a graph on it is denied
+    # at the operator, alone or inside a list argument (issue 22).
+    "graph_on_a_kept_leaf": lambda: leaf * 2,
+    "kept_leaf_in_a_list": lambda: torch.cat([leaf, leaf]),
 }
 out = {}
 for name, route in routes.items():
@@ -675,6 +690,14 @@ for name, route in routes.items():
 _, pullback = torch.func.vjp(f, torch.ones(3))
 out["cache_graph"] = w.autograd_left([None, [(leaf * 2,)]])
 out["cache_pullback"] = w.autograd_left([None, [{"p": pullback}]])
+# Each way an autograd object can hide is read on its own (issue 22): a closure cell, a
+# partial's arguments, an autograd function by its module, six containers deep.
+def _keeper(t):
+    return lambda: t
+out["cache_closure"] = w.autograd_left([None, [{"k": _keeper(leaf * 2)}]])
+out["cache_partial"] = w.autograd_left([None, [functools.partial(print, leaf * 2)]])
+out["cache_autograd_function"] = w.autograd_left([None, [torch.autograd.grad]])
+out["deep_graph"] = w.autograd_left([[[[[[leaf * 2]]]]]])
 out["honest"] = w.autograd_left([torch.ones(2), [{"k": torch.zeros(1)}, 1.0, "x"]])
 with w.scope(["autograd"], "spatial_batchnorm_backward"):
     class Mine:
@@ -699,10 +722,13 @@ def test_guard_sees_autograd_on_every_route(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     for route in ("Tensor.backward", "autograd.grad", "functional.jacobian", "func.vjp",
-                  "func.jvp", "func.grad", "engine", "requires_grad_"):
+                  "func.jvp", "func.grad", "engine", "requires_grad_",
+                  "graph_on_a_kept_leaf", "kept_leaf_in_a_list"):
         assert out[route].startswith("autograd is not allowed in spatial_batchnorm_backward"), \
             (route, out[route])
     assert out["cache_graph"] and out["cache_pullback"], out
+    for kept in ("cache_closure", "cache_partial", "cache_autograd_function", "deep_graph"):
+        assert out[kept], (kept, out)
     assert out["honest"] == []
     assert out["own_backward"] == 2.0 and out["var_mean"] == [1.25, 1.5]
     assert out["probe"] is None

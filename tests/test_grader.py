@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -660,3 +661,58 @@ def test_only_known_ban_labels_reach_the_flags():
     assert all(label.split(":")[0] in {"convolution", "tampering"} for label in labels)
     assert len(labels) <= 20 and all(len(label) <= 160 for label in labels)
     assert not any("\x1b" in label for label in labels)
+
+
+# ------------------------------------------------------------------ issue 22: survivors of grade.py
+
+def test_judge_threads_is_one_thread_while_grading_and_restores_the_callers_count():
+    """judge_threads (counted, process-wide): one torch thread while any submission is being
+    graded, the caller's count back once the last one ends, with two graders overlapping."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with grade.judge_threads():
+            assert torch.get_num_threads() == 1
+            with grade.judge_threads():  # a second grading slot starts and ends first
+                assert torch.get_num_threads() == 1
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_helper_python_reads_differently_stops_all_code_grading(solution_dir, sandbox,
+                                                                    tmp_path):
+    """A problem of a file that any module may import (a helper whose encoding cookie makes
+    Python read it otherwise than the checks) stops the grading of both modules, with the
+    reason on every code test; nothing ran, and nothing is a grader failure (SPEC: only
+    what ran takes points, a problem of the submission is the student's)."""
+    sub = tmp_path / "helper_utf7"
+    shutil.copytree(solution_dir, sub)
+    (sub / "source" / "helper.py").write_bytes(b"# -*- coding: utf-7 -*-\nx = 1\n")
+    result = grade.grade_submission(sub, sandbox=sandbox)
+    code_tests = [t for t in result["tests"] if t["section"] != "warmup"]
+    assert code_tests and all(t["status"] != "error" for t in result["tests"]), result["tests"]
+    for test in code_tests:
+        assert test["score"] == 0.0, test
+        assert test["output"].startswith("not graded: ") and "utf-7" in test["output"], test
+    assert any("utf-7" in f for f in result["flags"]), result["flags"]
+    assert result["sections"]["warmup"]["score"] == 2.5  # the notebook's (e) is still read
+
+
+def test_a_submission_whose_source_is_a_link_lists_every_test(solution_dir, sandbox,
+                                                               tmp_path):
+    """Every test of points.TESTS is in the result, each at 0 with the reason, when the
+    code is not graded (source/ a link to the reference: readable, never run); the
+    breakdown adds up to the full 65 points."""
+    sub = tmp_path / "linked"
+    shutil.copytree(solution_dir, sub, ignore=shutil.ignore_patterns("source"))
+    (sub / "source").symlink_to(solution_dir / "source", target_is_directory=True)
+    result = grade.grade_submission(sub, sandbox=sandbox)
+    tests = {t["name"]: t for t in result["tests"]}
+    assert list(tests) == list(points.TESTS)
+    for test in tests.values():
+        if test["section"] != "warmup":
+            assert test["score"] == 0.0 and test["output"].startswith("not graded: "), test
+    assert sum(t["max_score"] for t in tests.values()) + sum(points.MANUAL.values()) == 65
+    assert any("symbolic link" in f for f in result["flags"]), result["flags"]

@@ -33,6 +33,11 @@ INTEGRITY = "tests/test_integrity.py::"
 PINNED = "tests/test_variants.py::test_grader_on_variant"
 NEVER_RUN = "tests/test_grader.py::test_a_text_finding_is_a_flag_not_a_loss"
 SANDBOX = "tests/test_sandbox.py::"
+JUDGE_THREADS = ("tests/test_grader.py::"
+                 "test_judge_threads_is_one_thread_while_grading_and_restores_the_callers_count")
+SHARED_PROBLEM = ("tests/test_grader.py::"
+                  "test_a_helper_python_reads_differently_stops_all_code_grading")
+AUTOGRAD_ROUTES = "tests/test_forbidden.py::test_guard_sees_autograd_on_every_route"
 
 
 @dataclass(frozen=True)
@@ -200,6 +205,60 @@ MUTATIONS = (
              "family = next((f for f, p in other.items()",
              "family = next((f for f, p in {}.items()",
              ("tests/test_forbidden.py::test_non_aten_operator_is_denied",)),
+    # --- survivors of the cosmic-ray rerun, classified real gaps (issue 22, QUALITY.md)
+    Mutation("judge threads: the first grader no longer sets one torch thread", G + "grade.py",
+             "        if _threads_users == 0:\n            _threads_saved",
+             "        if _threads_users != 0:\n            _threads_saved",
+             (JUDGE_THREADS,)),
+    Mutation("judge threads: the caller's thread count no longer restored", G + "grade.py",
+             "            if _threads_users == 0:\n                torch.set_num_threads",
+             "            if _threads_users != 0:\n                torch.set_num_threads",
+             (JUDGE_THREADS,)),
+    Mutation("a problem of a shared source/ file no longer stops the graded modules",
+             G + "grade.py",
+             "    for report in reports.values():\n        report.problem = report.problem or",
+             "    for report in []:\n        report.problem = report.problem or",
+             (SHARED_PROBLEM,)),
+    Mutation("no child ran: the missing output file is a grader failure", G + "grade.py",
+             'workdir.with_name(workdir.name + ".out").unlink(missing_ok=True)',
+             'workdir.with_name(workdir.name + ".out").unlink(missing_ok=False)',
+             (SHARED_PROBLEM,)),
+    Mutation("code not graded: the tests after the first are left out", G + "grade.py",
+             '"not graded: source/ is missing"))\n                continue',
+             '"not graded: source/ is missing"))\n                break',
+             ("tests/test_grader.py::test_a_submission_whose_source_is_a_link_lists_every_test",)),
+    Mutation("guard: a graph recorded on a kept leaf no longer denied", G + "child/guard.py",
+             "            for a in args:\n                if isinstance(a, (list, tuple)):",
+             "            for a in ():\n                if isinstance(a, (list, tuple)):",
+             (AUTOGRAD_ROUTES,)),
+    Mutation("guard: a kept leaf inside a list argument no longer denied", G + "child/guard.py",
+             "b.requires_grad for b in a):\n                        return True",
+             "b.requires_grad for b in a):\n                        return False",
+             (AUTOGRAD_ROUTES,)),
+    Mutation("guard: autograd functions kept no longer named by their module",
+             G + "child/guard.py",
+             'module = getattr(obj, "__module__", "") or ""',
+             'module = getattr(obj, "__module__", "") and ""',
+             (AUTOGRAD_ROUTES,)),
+    Mutation("guard: closures of kept functions no longer read", G + "child/guard.py",
+             '(getattr(obj, "__closure__", None) or ())',
+             '(getattr(obj, "__closure__", None) and ())',
+             (AUTOGRAD_ROUTES,)),
+    Mutation("guard: a kept partial's arguments no longer read", G + "child/guard.py",
+             'list(getattr(obj, "args", ()) or ())',
+             'list(getattr(obj, "args", ()) and ())',
+             (AUTOGRAD_ROUTES,)),
+    Mutation("guard: kept objects read one level less deep", G + "child/guard.py",
+             "if depth > 6 or id(objects) in seen:", "if depth >= 6 or id(objects) in seen:",
+             (AUTOGRAD_ROUTES,)),
+    Mutation("guard: a popped operator watch no longer flagged", G + "child/guard.py",
+             "        except Exception:  # the student may have popped the mode already",
+             "        except ArithmeticError:  # the student may have popped the mode already",
+             (f"{FORBIDDEN}[dispatch_mode_popped]",)),
+    Mutation("confine: every folder on the way counted as blocked", G + "child/confine.py",
+             "if os.path.isdir(folder) and not bits & 1:",
+             "if os.path.isdir(folder) or not bits & 1:",
+             (f"{SANDBOX}test_blocked_for_names_the_first_folder_a_user_cannot_traverse",)),
 )
 
 

@@ -915,3 +915,22 @@ def test_the_thread_benchmark_times_both_arms():
     for arm in ("ban on", "ban off"):
         assert set(data["arms"][arm]) == {"child start", *threads._inputs()}
         assert all(s["n"] >= 1 and s["median_s"] > 0 for s in data["arms"][arm].values())
+
+
+def test_blocked_for_names_the_first_folder_a_user_cannot_traverse(tmp_path):
+    """confine.blocked_for (what a dropped user needs exposed, root mode; the ordinary-user
+    harness too): only a folder without the search bit for that user, never one it can
+    traverse (issue 22)."""
+    from autograder.grading.child import confine
+
+    uid = os.getuid()  # the owner: its own bits decide, whatever the test runs as
+    reachable = tmp_path / "open" / "deeper"
+    reachable.mkdir(parents=True)
+    closed = tmp_path / "closed"
+    (closed / "inside").mkdir(parents=True)
+    closed.chmod(0o600)
+    try:
+        assert confine.blocked_for(uid, [str(reachable)]) == []
+        assert confine.blocked_for(uid, [str(closed / "inside"), str(reachable)]) == [str(closed)]
+    finally:
+        closed.chmod(0o700)
