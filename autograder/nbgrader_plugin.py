@@ -79,10 +79,7 @@ def _strip_folder(folder: Path) -> list[str]:
         text = path.read_text(encoding="utf-8")
         stub = build.PY_STAMP.format(assignment=folder.name, path=rel) + \
             build.strip_python(text, rel)
-        mode = path.stat().st_mode & 0o7777
-        path.chmod(mode | 0o200)  # nbgrader has already set the release permissions
-        path.write_text(stub, encoding="utf-8")
-        path.chmod(mode)
+        _rewrite(path, stub.encode("utf-8"), path.stat().st_mode & 0o7777)
         changed.append(rel)
     _match_bundle(folder)
     leaked = build.leaks(folder)
@@ -91,7 +88,16 @@ def _strip_folder(folder: Path) -> list[str]:
     return changed
 
 
-def _match_bundle(folder: Path) -> list[str]:
+def _rewrite(path: Path, data: bytes, mode: int) -> None:
+    """Write data to a file of the release folder and give it mode (nbgrader has already
+    set the release permissions, which may leave the file read-only)."""
+    if path.exists():
+        path.chmod(path.stat().st_mode | 0o200)
+    path.write_bytes(data)
+    path.chmod(mode)
+
+
+def _match_bundle(folder: Path) -> None:
     """Give nbgrader's release folder the files of ``python -m autograder release``.
 
     nbgrader copies ``master/<assignment>/`` as it is: the student README under its master
@@ -102,15 +108,9 @@ def _match_bundle(folder: Path) -> list[str]:
     from . import build
 
     mode = (folder / build.NOTEBOOK).stat().st_mode & 0o7777  # nbgrader's file permissions
-    wanted = build.bundle_support_files()
-    for rel, data in wanted.items():
-        path = folder / rel
-        if path.exists():
-            path.chmod(path.stat().st_mode | 0o200)
-        path.write_bytes(data)
-        path.chmod(mode)
+    for rel, data in build.bundle_support_files().items():
+        _rewrite(folder / rel, data, mode)
     (folder / build.STUDENT_README).unlink(missing_ok=True)  # shipped as README.md
-    return sorted(wanted)
 
 
 def strip_release(assignment=None, student=None, notebooks=None, **_) -> None:
